@@ -1,0 +1,34 @@
+# Set-up and entry points. The venv lives outside the clone so CI and later checkouts reuse it;
+# it is rebuilt whenever requirements.txt changes.
+VENV ?= $(HOME)/.cache/fasstream/venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-$(shell sha1sum requirements.txt | cut -c1-12)
+export CUDA_HOME ?= /usr/local/cuda
+export TORCH_CUDA_ARCH_LIST ?= 9.0
+PYTEST_ARGS ?=
+
+.PHONY: setup build demo bench test clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.requirements-*; touch $@
+
+setup: $(STAMP) build
+
+# Compiles fasstream._C: CPU kernels, and the CUDA kernels when nvcc is present
+# (FASSTREAM_SKIP_CUDA=1 skips them).
+build: $(STAMP)
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+
+demo: setup
+	$(PY) benchmarks/bench_gate.py
+
+bench: demo
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf build fasstream/_C*.so *.egg-info

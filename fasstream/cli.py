@@ -1,0 +1,46 @@
+"""The ``fasstream`` command line: one subcommand per task, each in the module that does it.
+
+Each entry maps a subcommand to ``module:function``; the module must define
+``add_arguments(parser)`` and the function takes the parsed ``argparse.Namespace`` and returns
+an exit code. Modules are imported only when their subcommand runs, so ``fasstream --help`` and
+the op need nothing beyond torch and numpy.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "synth": ("fasstream.data.command", "run", "generate the synthetic live/attack dataset"),
+    "train": ("fasstream.train.command", "run", "train EulerNet from a recipe"),
+    "label": ("fasstream.labels.command", "run", "label a dataset once and cache the face maps"),
+}
+
+
+def _load(name: str):
+    module, func, _ = COMMANDS[name]
+    mod = importlib.import_module(module)
+    return mod, getattr(mod, func)
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fasstream", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (_, _, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == chosen:  # import only the module of the command that runs
+            _load(name)[0].add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    return int(_load(args.command)[1](args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
