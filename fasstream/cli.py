@@ -16,6 +16,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("fasstream.data.command", "run", "generate the synthetic live/attack dataset"),
     "train": ("fasstream.train.command", "run", "train EulerNet from a recipe"),
     "label": ("fasstream.labels.command", "run", "label a dataset once and cache the face maps"),
+    "eval": ("fasstream.eval.command", "run", "score dev and test splits with a checkpoint and report PAD metrics"),
+    "verify": ("fasstream.eval.verify_command", "run", "live score and decision of local videos"),
+    "export": ("fasstream.model.export_command", "run", "slim a training checkpoint for serving"),
+    "serve": ("fasstream.stream.cmd_serve", "run", "run a streaming verification worker (Kafka in, results out)"),
+    "send": ("fasstream.stream.cmd_send", "run", "stream local videos to the input topic as sessions"),
+    "results": ("fasstream.stream.cmd_results", "run", "print the result topic as JSON lines"),
+    "demo": ("fasstream.stream.cmd_demo", "run", "broker, workers and synthetic sessions end to end, with ACER"),
+    "magnify": ("fasstream.viz.magnify_command", "run", "Eulerian magnification of a face video"),
+    "explain": ("fasstream.viz.explain_command", "run", "Grad-CAM and predicted maps of a video"),
 }
 
 

@@ -1,0 +1,24 @@
+"""Evaluation: PAD metrics at a dev-chosen threshold, fold summaries, figures and reports.
+
+Metrics need only numpy; figures (``fasstream.eval.plots``, used by ``write_report``) need matplotlib.
+"""
+from .metrics import (
+    ErrorRates,
+    Evaluation,
+    ScoreSet,
+    SplitResult,
+    apcer_bpcer,
+    eer,
+    eer_threshold,
+    error_curve,
+    evaluate,
+    fold_summary,
+    video_level,
+    video_scores,
+)
+from .report import results_dict, results_markdown, write_report
+
+__all__ = [
+    "ErrorRates", "Evaluation", "ScoreSet", "SplitResult", "apcer_bpcer", "eer", "eer_threshold", "error_curve",
+    "evaluate", "fold_summary", "video_level", "video_scores", "results_dict", "results_markdown", "write_report",
+]

@@ -1,0 +1,83 @@
+"""Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
+
+Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
+(paper §IV.A). Landmarks come from a ``.npy`` file (N, 68, 2) beside the video when there is one
+(the synthetic generator writes them), else from a landmark detector (dlib by default).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fasstream.data.faceclips import clip_windows, crop_clip
+from fasstream.data.video import read_video
+from fasstream.model import score
+from fasstream.model.eulernet import EulerNet
+
+__all__ = ["VideoScore", "VideoScorer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoScore:
+    """A video's live score (high = live), the decision at the threshold and the clips it averages."""
+
+    score: float
+    live: bool
+    clips: int
+    clip_scores: tuple[float, ...]
+
+
+class VideoScorer:
+    """Scores video files with ``model`` (eval mode) at ``threshold``; crops as in training (``crop_scale``)."""
+
+    def __init__(self, model: EulerNet, threshold: float, crop_scale: float = 1.3, detector=None,
+                 batch_size: int = 16, device: str | torch.device = "cpu"):
+        self.model, self.threshold, self.crop_scale = model, float(threshold), crop_scale
+        self.detector, self.batch_size, self.device = detector, batch_size, torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, model: EulerNet, meta: dict, **kwargs) -> "VideoScorer":
+        """A scorer with the threshold and crop scale stored in a checkpoint (see load_checkpoint)."""
+        return cls(model, meta["threshold"], meta["config"].get("crop_scale", 1.3), **kwargs)
+
+    def landmarks(self, frames: np.ndarray, path: Path, landmarks: Path | None = None) -> np.ndarray:
+        """(N, 68, 2) landmarks: from ``landmarks``, else ``path`` with suffix .npy, else the detector."""
+        sidecar = landmarks or path.with_suffix(".npy")
+        if sidecar.is_file():
+            points = np.load(sidecar)
+            if points.shape != (len(frames), 68, 2):
+                raise ValueError(f"landmarks {sidecar} have shape {points.shape}; expected ({len(frames)}, 68, 2) "
+                                 "for this video. Fix: regenerate them for this video or delete the file.")
+            return points
+        if self.detector is None:
+            from fasstream.labels.landmarks import DlibLandmarks
+            self.detector = DlibLandmarks()
+        return self.detector.track(frames)
+
+    @torch.no_grad()
+    def clip_scores(self, frames: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Scores of the video's face clips; raises ValueError if it is too short or shows no face."""
+        windows = clip_windows(points, self.crop_scale)
+        if not windows:
+            raise ValueError("no face found in any clip of 4 frames. Fix: check the video shows one face.")
+        clips = np.stack([crop_clip(frames, w, self.model.size) for w in windows])
+        out = []
+        for i in range(0, len(clips), self.batch_size):
+            batch = torch.from_numpy(clips[i:i + self.batch_size]).to(self.device)
+            batch = batch.permute(0, 1, 4, 2, 3).float().div_(255)
+            out.append(score(self.model(batch)).float().cpu())
+        return torch.cat(out).numpy()
+
+    def score_file(self, path: str | Path, landmarks: Path | None = None) -> VideoScore:
+        """Score one video file. Raises VideoError (unreadable) or ValueError (too short, no face)."""
+        path = Path(path)
+        frames, _ = read_video(path)
+        scores = self.clip_scores(frames, self.landmarks(frames, path, landmarks))
+        value = float(scores.mean())
+        return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))

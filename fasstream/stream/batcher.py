@@ -1,0 +1,127 @@
+"""The model stage: a checkpoint loaded once per worker and a dynamic batcher over clips of all sessions.
+
+A batch closes when it holds ``max_batch`` clips or its first clip has waited ``max_delay_ms``.
+The forward pass is the training one (EulerNet, then ``score``), under bfloat16 autocast on CUDA.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from fasstream.model import EulerNet, score
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: EulerNet
+    threshold: float
+    version: str
+    crop_scale: float
+    device: torch.device
+
+
+def load_checkpoint(path, device: str = "auto") -> LoadedModel:
+    """Load a training checkpoint (docs/CONTRACTS.md) for inference; errors name the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model checkpoint {path} not found; train one with `fasstream train` "
+                                "or pass --model pipelines/models/tiny.pt")
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       "cpu" if device == "auto" else device)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    missing = [k for k in ("model", "config", "threshold", "version") if k not in ckpt]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {', '.join(missing)}; save it with fasstream.train "
+                         "(model, config, threshold, metrics, version)")
+    model = EulerNet.from_config(ckpt["config"])
+    model.load_state_dict(ckpt["model"])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return LoadedModel(model=model.to(dev).eval(), threshold=float(ckpt["threshold"]),
+                       version=f"{ckpt['version']}+{digest}", crop_scale=float(ckpt["config"].get("crop_scale", 1.3)),
+                       device=dev)
+
+
+@dataclass
+class Pending:
+    """A cropped clip waiting for the model; ``owner`` is opaque to the batcher."""
+
+    owner: Any
+    clip_index: int
+    crop: np.ndarray  # (4, S, S, 3) uint8
+    enqueued: float
+
+
+class DynamicBatcher:
+    """Runs the model on batches of :class:`Pending` clips on its own thread.
+
+    ``on_batch(items, scores, queue_seconds, model_seconds)`` receives each batch's clip scores.
+    """
+
+    def __init__(self, loaded: LoadedModel, on_batch: Callable, max_batch: int = 16, max_delay_ms: float = 20.0):
+        if max_batch < 1 or max_delay_ms < 0:
+            raise ValueError(f"max_batch must be >= 1 and max_delay_ms >= 0, got {max_batch} and {max_delay_ms}")
+        self.loaded, self.on_batch = loaded, on_batch
+        self.max_batch, self.max_delay = max_batch, max_delay_ms / 1000
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Pending) -> None:
+        self._queue.put(item)
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _collect(self) -> list[Pending]:
+        try:
+            batch = [self._queue.get(timeout=0.1)]
+        except queue.Empty:
+            return []
+        deadline = batch[0].enqueued + self.max_delay
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.perf_counter())))
+            except queue.Empty:
+                break
+        return batch
+
+    @torch.inference_mode()
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Clip scores of ``crops (B, 4, S, S, 3) uint8``."""
+        dev = self.loaded.device
+        clips = torch.from_numpy(crops).to(dev).permute(0, 1, 4, 2, 3).float().div_(255)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            maps = self.loaded.model(clips)
+        return score(maps.float()).cpu().numpy()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._collect()
+            if not batch:
+                continue
+            start = time.perf_counter()
+            try:
+                scores = self.predict(np.stack([p.crop for p in batch]))
+            except Exception:  # a failed batch must not stop the worker: its sessions get an error result
+                log.exception("model batch of %d clips failed", len(batch))
+                scores = np.full(len(batch), np.nan)
+            self.on_batch(batch, scores, [start - p.enqueued for p in batch], time.perf_counter() - start)

@@ -1,0 +1,466 @@
+"""The worker: one Kafka consumer in the group, wiring decode -> crop -> batch -> session -> publish.
+
+Threads: this loop owns the consumer, the producer and every Session; each session's decoder,
+the crop stage and the batcher run on their own threads and report back through ``events``.
+Offsets are committed only up to the lowest offset whose result (and dead letter) the broker has
+not acknowledged (``ledger``), so a crash or a rebalance replays unfinished sessions from their
+first chunk; a replayed session gets the same score and decision under the same key.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+
+from fasstream.stream import protocol
+from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_checkpoint
+from fasstream.stream.claimcheck import fetch
+from fasstream.stream.config import ServeConfig
+from fasstream.stream.crop import FaceCropper
+from fasstream.stream.decode import InputError, Limits, SessionDecoder
+from fasstream.stream.ledger import OffsetLedger
+from fasstream.stream.metrics import Metrics, serve_http
+from fasstream.stream.session import Session
+from fasstream.stream.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+_HEADROOM = 64 * 1024  # bytes of headers and framing above a chunk's value
+
+
+@dataclass
+class _Inflight:
+    """Sends the broker has not acknowledged yet, and the offsets they cover."""
+
+    sends: list  # (topic, producer.send keyword arguments)
+    futures: list
+    tp: object
+    offsets: list[int]
+    result: dict
+    sent: float
+    first_timestamp_ms: int
+
+
+class _Rebalances(ConsumerRebalanceListener):
+    """Records revoked partitions for the worker loop (the callbacks run on kafka-python's IO thread)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.revoked: set = set()
+
+    def on_partitions_revoked(self, revoked):
+        with self.lock:
+            self.revoked |= set(revoked)
+
+    def on_partitions_lost(self, lost):
+        self.on_partitions_revoked(lost)
+
+    def on_partitions_assigned(self, assigned):
+        pass
+
+    def take(self) -> set:
+        with self.lock:
+            out, self.revoked = self.revoked, set()
+        return out
+
+
+class Worker:
+    """A streaming verification worker; ``run()`` serves until ``stop()``."""
+
+    def __init__(self, cfg: ServeConfig, loaded: LoadedModel | None = None, cropper: FaceCropper | None = None):
+        self.cfg = cfg
+        self.worker_id = cfg.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.loaded = loaded or load_checkpoint(cfg.model, cfg.batch.device)
+        self.cropper = cropper or FaceCropper(self.loaded.model.size, self.loaded.crop_scale)
+        lim = cfg.limits
+        self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,
+                             session_seconds=lim.session_seconds)
+        self.metrics = Metrics()
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.crops: queue.SimpleQueue = queue.SimpleQueue()
+        self.sessions: dict[str, Session] = {}
+        self.closed: OrderedDict[str, dict] = OrderedDict()
+        self.ledger = OffsetLedger()
+        self.inflight: list[_Inflight] = []
+        self.paused = False
+        self.http = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._last_loop = time.monotonic()
+        self._rebalances = _Rebalances()
+        self._batcher: DynamicBatcher | None = None
+        self._last_commit = 0.0
+        self._assigned: list[int] = []
+        self._committed: dict = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the worker joined its group and holds partitions within ``timeout`` seconds."""
+        return self._ready.wait(timeout)
+
+    def run(self) -> None:
+        k = self.cfg.kafka
+        ensure_topics(k.bootstrap_servers, [k.input_topic, k.output_topic, k.dead_letter_topic], k.partitions,
+                      k.client)
+        fetch_bytes = max(1 << 20, self.cfg.limits.chunk_bytes + _HEADROOM)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=k.bootstrap_servers, group_id=k.group_id, client_id=self.worker_id,
+            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=k.session_timeout_ms,
+            heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms,
+            max_partition_fetch_bytes=fetch_bytes, **k.client)
+        self.consumer.subscribe([k.input_topic], listener=self._rebalances)
+        self.producer = KafkaProducer(bootstrap_servers=k.bootstrap_servers, client_id=self.worker_id, acks="all",
+                                      max_request_size=2 * fetch_bytes, **k.client)
+        self._max_dead_letter = 2 * fetch_bytes - _HEADROOM
+        self._batcher = DynamicBatcher(self.loaded, self._on_batch, self.cfg.batch.max_batch,
+                                       self.cfg.batch.max_delay_ms)
+        threading.Thread(target=self._crop_stage, name="crop", daemon=True).start()
+        if self.cfg.metrics.port >= 0:
+            self.http = serve_http(self.cfg.metrics.host, self.cfg.metrics.port, self.metrics, self.health)
+        log.info("worker serving %s -> %s (group %s, model %s, device %s, metrics port %s)", k.input_topic,
+                 k.output_topic, k.group_id, self.loaded.version, self.loaded.device,
+                 self.http.server_port if self.http else "off", extra={"worker": self.worker_id})
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        tic = time.perf_counter()
+        for s in list(self.sessions.values()):
+            self._drop(s)
+        try:
+            self.producer.flush(10)
+            self._check_publishes()
+            self._commit(force=True)
+        except KafkaError as err:
+            log.warning("shutdown: %s", err, extra={"worker": self.worker_id})
+        self.consumer.close()
+        self.producer.close(5)
+        self._batcher.stop()
+        self.crops.put(None)
+        if self.http:
+            self.http.shutdown()
+        log.info("worker stopped in %.1f s", time.perf_counter() - tic, extra={"worker": self.worker_id})
+
+    def health(self) -> tuple[bool, dict]:
+        stalled = time.monotonic() - self._last_loop > self.cfg.kafka.max_poll_interval_ms / 1000
+        ok = bool(self._batcher and self._batcher.alive()) and not stalled and not self._stop.is_set()
+        return ok, {"ok": ok, "worker": self.worker_id, "model_version": self.loaded.version,
+                    "partitions": self._assigned,
+                    "open_sessions": len(self.sessions), "queued_clips": self._queued(), "paused": self.paused}
+
+    # ---- main loop -------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        k = self.cfg.kafka
+        next_gauges = 0.0
+        while not self._stop.is_set():
+            records = self.consumer.poll(timeout_ms=k.poll_ms)
+            self._last_loop = time.monotonic()
+            for tp in self._rebalances.take():
+                self._revoke(tp)
+            self._assigned = sorted(tp.partition for tp in self.consumer.assignment())
+            if self._assigned:
+                self._ready.set()
+            for tp, messages in records.items():
+                for message in messages:
+                    self._on_message(tp, message)
+            self._drain_events()
+            self._expire()
+            self._check_publishes()
+            self._commit()
+            self._backpressure()
+            if self._last_loop >= next_gauges:
+                self._gauges()
+                next_gauges = self._last_loop + 1.0
+
+    def _revoke(self, tp) -> None:
+        dropped = [s for s in self.sessions.values() if s.tp == tp]
+        for s in dropped:
+            self._drop(s)
+        self.ledger.drop(tp)
+        self._committed.pop(tp, None)
+        self.metrics.rebalances.inc()
+        log.info("partition %d revoked: %d open sessions dropped, its new owner replays them", tp.partition,
+                 len(dropped), extra={"worker": self.worker_id, "partition": tp.partition})
+
+    def _drop(self, s: Session) -> None:
+        s.closed = True
+        if s.decoder is not None:
+            s.decoder.cancel()
+        self.sessions.pop(s.sid, None)
+
+    # ---- input -----------------------------------------------------------------------------------
+    def _on_message(self, tp, message) -> None:
+        self.ledger.hold(tp, message.offset)
+        self.metrics.chunks.inc()
+        try:
+            chunk = protocol.parse_chunk(message.key, message.value, message.headers)
+        except InputError as err:
+            sid = protocol.header_dict(message.headers).get(protocol.SESSION) or (message.key or b"").decode(
+                "utf-8", "replace")
+            if sid and sid not in self.closed and sid not in self.sessions:
+                self.metrics.received.inc()
+            s = self.sessions.get(sid)
+            if s is None and sid and sid not in self.closed:
+                s = self._new_session(sid, tp, message, None)
+            if s is None:  # no session to answer (or already answered): dead-letter the message alone
+                self._publish(None, tp, [message.offset], None, self._dead_letter(message, err), message.timestamp)
+            else:
+                s.offsets.append(message.offset)
+                self._fail(s, err, message)
+            return
+        sid = chunk.session
+        if sid in self.closed:
+            self._replayed(tp, message, chunk)
+            return
+        s = self.sessions.get(sid)
+        if s is None:
+            self.metrics.received.inc()
+            s = self._new_session(sid, tp, message, chunk)
+        s.offsets.append(message.offset)
+        s.last_message = message
+        s.last_seen = time.monotonic()
+        try:
+            s.check_seq(chunk.seq)
+            if len(self.sessions) > self.cfg.limits.open_sessions:
+                raise InputError("capacity", f"session {sid}: this worker already decodes "
+                                             f"{self.cfg.limits.open_sessions} sessions (limits.open_sessions); "
+                                             "resend later, add workers or raise the limit")
+            data = self._chunk_bytes(chunk, len(message.value or b""))
+            if s.decoder is None:
+                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self.crops.put(
+                    (s, c)), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
+            elif chunk.container != s.container:
+                raise InputError("bad_header", f"session {sid}: chunk {chunk.seq} says container {chunk.container} "
+                                               f"but the session started as {s.container}; keep one container")
+        except InputError as err:
+            self._fail(s, err, message)
+            return
+        s.chunks += 1
+        s.bytes += len(data)
+        s.decoder.feed(data)
+        if chunk.end:
+            s.ended = True
+            s.decoder.close()
+
+    def _new_session(self, sid: str, tp, message, chunk) -> Session:
+        s = Session(sid=sid, tp=tp, container=chunk.container if chunk else "", face_box=chunk.face_box if chunk else None,
+                    trace_id=chunk.trace_id if chunk else None, first_timestamp_ms=message.timestamp)
+        self.sessions[sid] = s
+        return s
+
+    def _chunk_bytes(self, chunk: protocol.Chunk, size: int) -> bytes:
+        lim = self.cfg.limits
+        if size > lim.chunk_bytes:
+            raise InputError("chunk_too_large", f"session {chunk.session}: chunk {chunk.seq} holds {size} bytes, "
+                                                f"over limits.chunk_bytes={lim.chunk_bytes}; send smaller chunks or "
+                                                "a claim check (content-ref header)")
+        if chunk.ref:
+            return fetch(chunk.ref, self.cfg.claim_check.allow, lim.ref_bytes)
+        return chunk.data
+
+    def _replayed(self, tp, message, chunk: protocol.Chunk) -> None:
+        """A chunk of a session already answered: republish its result on its first chunk, else just release it."""
+        if chunk.seq == 0:
+            self.metrics.redelivered.inc()
+            log.info("session delivered again: republishing its result", extra={"session": chunk.session})
+            self._publish(None, tp, [message.offset], self.closed[chunk.session], None, message.timestamp)
+        else:
+            self.ledger.release(tp, [message.offset])
+
+    # ---- stage events ----------------------------------------------------------------------------
+    def _crop_stage(self) -> None:
+        while (item := self.crops.get()) is not None:
+            s, clip = item
+            if s.closed:
+                continue
+            tic = time.perf_counter()
+            try:
+                crop = self.cropper(clip.frames, s.face_box)
+            except ValueError as err:  # e.g. a degenerate face-box header
+                log.warning("crop failed: %s", err, extra={"session": s.sid})
+                crop = None
+            face = time.perf_counter() - tic
+            if crop is None:
+                self.events.put(("faceless", s, clip.index, face))
+            else:
+                self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
+                                             enqueued=time.perf_counter()))
+
+    def _on_batch(self, items: list[Pending], scores, waits: list[float], seconds: float) -> None:
+        self.metrics.stage.labels("model_batch").observe(seconds)
+        self.metrics.batch_size.observe(len(items))
+        for item, value, wait in zip(items, scores, waits):
+            s, face = item.owner
+            self.events.put(("scored", s, item.clip_index, float(value), face, wait, seconds / len(items)))
+
+    def _drain_events(self) -> None:
+        touched = set()
+        while True:
+            try:
+                kind, s, *rest = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if self.sessions.get(s.sid) is not s:
+                continue  # dropped or already answered
+            if kind == "decoded":
+                frames, clips, error, busy = rest
+                s.frames, s.clips = frames, clips
+                s.timings["decode"] = busy
+                self.metrics.stage.labels("decode").observe(busy)
+                if error is not None and not s.timed_out:
+                    s.fail(error)
+            elif kind == "faceless":
+                clip_index, face = rest
+                s.faceless += 1
+                s.timings["face"] += face
+            else:
+                clip_index, value, face, wait, model = rest
+                s.scores[clip_index] = value
+                s.timings["face"] += face
+                s.timings["queue"] += wait
+                s.timings["model"] += model
+                self.metrics.stage.labels("face").observe(face)
+                self.metrics.stage.labels("queue").observe(wait)
+            touched.add(s)
+        for s in touched:
+            if s.ready():
+                self._finish(s, None)
+
+    def _expire(self) -> None:
+        if self.paused:
+            return  # chunks wait in the broker, not at the client
+        now = time.monotonic()
+        for s in list(self.sessions.values()):
+            if not s.ended and not s.timed_out and now - s.last_seen > self.cfg.limits.session_timeout_s:
+                s.timed_out = True
+                log.info("session timed out after %.1f s without a chunk", now - s.last_seen,
+                         extra={"session": s.sid, "status": "timeout"})
+                if s.decoder is None:
+                    self._finish(s, None)
+                else:
+                    s.decoder.close()
+
+    # ---- output ----------------------------------------------------------------------------------
+    def _fail(self, s: Session, error: InputError, message) -> None:
+        s.fail(error)
+        self.metrics.failed.labels(error.reason).inc()
+        log.warning("%s", error, extra={"session": s.sid, "reason": error.reason, "offset": message.offset})
+        self._finish(s, self._dead_letter(message, error))
+
+    def _finish(self, s: Session, dead_letter) -> None:
+        self._drop(s)
+        result = s.result(self.loaded.threshold, self.loaded.version, self.worker_id)
+        if result["status"] == "error" and dead_letter is None:  # found at the end (no face, too few frames...)
+            self.metrics.failed.labels(result["reason"]).inc()
+            if s.last_message is not None:
+                dead_letter = self._dead_letter(s.last_message, InputError(result["reason"], result["message"]))
+        self.closed[s.sid] = result
+        while len(self.closed) > self.cfg.closed_sessions:
+            self.closed.popitem(last=False)
+        self._publish(s.sid, s.tp, s.offsets, result, dead_letter, s.first_timestamp_ms)
+
+    def _dead_letter(self, message, error: InputError) -> tuple:
+        value = message.value or b""
+        headers = list(message.headers or []) + [
+            ("error-reason", error.reason.encode()), ("error-message", str(error).encode()),
+            ("source-topic", message.topic.encode()), ("source-partition", str(message.partition).encode()),
+            ("source-offset", str(message.offset).encode())]
+        if len(value) > self._max_dead_letter:
+            headers.append(("value-dropped", str(len(value)).encode()))
+            value = b""
+        return message.key, value, headers
+
+    def _publish(self, sid, tp, offsets, result, dead_letter, first_timestamp_ms) -> None:
+        k = self.cfg.kafka
+        sends = []
+        if result is not None:
+            if "end_to_end" not in result["timings_ms"]:
+                result["timings_ms"]["end_to_end"] = max(0, int(time.time() * 1000) - first_timestamp_ms)
+            sends.append((k.output_topic, {"key": result["session_id"].encode(),
+                                           "value": protocol.encode_result(result),
+                                           "headers": protocol.result_headers(result)}))
+            log.info("result %s %s score %s", result["status"], result["decision"], result["score"],
+                     extra={"session": result["session_id"], "status": result["status"]})
+        if dead_letter is not None:
+            key, value, headers = dead_letter
+            sends.append((k.dead_letter_topic, {"key": key, "value": value, "headers": headers}))
+            self.metrics.dead_letters.inc()
+        futures = [self.producer.send(topic, **kw) for topic, kw in sends]
+        self.inflight.append(_Inflight(sends, futures, tp, list(offsets), result, time.perf_counter(),
+                                       first_timestamp_ms))
+
+    def _check_publishes(self) -> None:
+        waiting = []
+        for item in self.inflight:
+            if not all(f.is_done for f in item.futures):
+                waiting.append(item)
+                continue
+            failed = [f.exception for f in item.futures if f.failed()]
+            if failed:  # the producer gave up after its own retries: send again, the offsets stay held
+                log.error("publish failed (%s); sending again", failed[0], extra={"worker": self.worker_id})
+                item.futures = [self.producer.send(topic, **kw) for topic, kw in item.sends]
+                waiting.append(item)
+                continue
+            self.ledger.release(item.tp, item.offsets)
+            self.metrics.stage.labels("publish").observe(time.perf_counter() - item.sent)
+            if item.result is not None:
+                self.metrics.done.labels(item.result["status"]).inc()
+                self.metrics.stage.labels("end_to_end").observe(max(0.0, time.time() - item.first_timestamp_ms / 1000))
+        self.inflight = waiting
+
+    def _commit(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_commit < self.cfg.kafka.commit_interval_ms / 1000:
+            return
+        self._last_commit = now
+        committed = self._committed
+        offsets = {}
+        for tp in self.ledger.partitions():
+            point = self.ledger.commit_point(tp)
+            if point is not None and point > committed.get(tp, -1):
+                offsets[tp] = OffsetAndMetadata(point, "", -1)
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as err:  # e.g. a rebalance under way: the next owner replays from the last commit
+            log.warning("commit failed: %s", err, extra={"worker": self.worker_id})
+            return
+        committed.update({tp: o.offset for tp, o in offsets.items()})
+
+    # ---- flow control and gauges -----------------------------------------------------------------
+    def _queued(self) -> int:
+        return self.crops.qsize() + (self._batcher.depth() if self._batcher else 0)
+
+    def _backpressure(self) -> None:
+        queued, high = self._queued(), self.cfg.limits.queued_clips
+        if not self.paused and queued > high:
+            self.consumer.pause(*self.consumer.assignment())
+            self.paused = True
+            log.info("paused: %d clips queued", queued, extra={"worker": self.worker_id})
+        elif self.paused and queued <= high // 2:
+            self.consumer.resume(*self.consumer.paused())
+            self.paused = False
+
+    def _gauges(self) -> None:
+        self.metrics.open_sessions.set(len(self.sessions))
+        self.metrics.queued_clips.set(self._queued())
+        for tp in self.ledger.partitions():
+            high = self.consumer.highwater(tp)
+            point = self.ledger.commit_point(tp)
+            if high is not None and point is not None:
+                self.metrics.lag.labels(str(tp.partition)).set(max(0, high - point))

@@ -1,0 +1,137 @@
+"""Training and dev clips held in memory, each video decoded once.
+
+Every video yields its non-overlapping clips (4 frames at interval 3, one clip every 10 frames,
+docs/CONTRACTS.md). A clip is cropped with ONE square face box, fitted to its frames' mean
+landmarks, so the face does not jitter inside the clip; each frame gets its own label map in
+that box. Crops and maps are kept as uint8 (maps quantised to 1/255).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from fasstream.data.oulu import oulu_records
+from fasstream.data.records import VideoRecord, read_layout_csv
+from fasstream.data.faceclips import clip_windows, crop_clip
+from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
+from fasstream.labels.cache import load_labels
+from fasstream.labels.maps import LABELS
+from fasstream.train.config import TrainConfig
+
+__all__ = ["ClipDataset", "build_datasets", "colour_jitter", "split_records"]
+
+log = logging.getLogger(__name__)
+
+
+def colour_jitter(clip: torch.Tensor, strength: float) -> torch.Tensor:
+    """Random brightness, contrast and saturation factors in ``1 +- strength``, shared by all frames of (T,3,H,W)."""
+    b, c, s = (1 + (torch.rand(3) * 2 - 1) * strength).tolist()
+    clip = clip * b
+    mean = clip.mean()
+    clip = (clip - mean) * c + mean
+    gray = (clip * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return ((clip - gray) * s + gray).clamp_(0, 1)
+
+
+class ClipDataset(Dataset):
+    """Clips of ``records`` with their ``label`` maps; item i is ``(clip, maps, live, i)``.
+
+    clip: (4, 3, size, size) float in [0, 1]; maps: (4, 1, size/8, size/8) float in [0, 1].
+    ``clips_per_video`` > 0 keeps that many evenly spaced clips of each video. ``augment`` turns
+    on a random horizontal flip (of clip and maps together, when ``flip``) and ``colour_jitter``.
+    Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
+    ``skipped`` as (video_id, reason).
+    """
+
+    def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
+                 crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
+                 flip: bool = True, jitter: float = 0.1, cache: str | Path = ""):
+        if label not in LABELS:
+            raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
+        if size < 8 or size % 8:
+            raise ValueError(f"size={size} must be a positive multiple of 8 (maps are size/8)")
+        self.label, self.size, self.crop_scale = label, size, crop_scale
+        self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
+        self.cache = cache
+        frames, maps = [], []
+        self.video_ids: list[str] = []
+        self.live: list[bool] = []
+        self.species: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
+        for rec in records:
+            try:
+                clips = self._video_clips(rec)
+            except (VideoError, OSError, ValueError) as err:
+                self.skipped.append((rec.video_id, str(err)))
+                log.warning("skipping video %s: %s", rec.video_id, err)
+                continue
+            for crop, label_maps in clips:
+                frames.append(crop)
+                maps.append(label_maps)
+                self.video_ids.append(rec.video_id)
+                self.live.append(rec.live)
+                self.species.append(rec.species)
+        s, m = size, size // 8
+        self.frames = np.stack(frames) if frames else np.zeros((0, CLIP_LENGTH, s, s, 3), np.uint8)
+        self.maps = np.stack(maps) if maps else np.zeros((0, CLIP_LENGTH, m, m), np.uint8)
+        log.info("%d clips from %d videos (%d skipped)", len(self), len(records) - len(self.skipped),
+                 len(self.skipped))
+
+    def _landmarks(self, rec: VideoRecord) -> np.ndarray:
+        """(N, 68, 2) landmarks of ``rec``, NaN where a frame has no face."""
+        if self.cache:
+            labels = load_labels(self.cache, rec.video_id)
+            return np.where(labels["found"][:, None, None], labels["landmarks"], np.nan)
+        if rec.landmarks is None:
+            raise ValueError("no landmarks: add a landmarks column (.npy of shape (N, 68, 2)) to the dataset CSV, "
+                             "or run `fasstream label` and set data.cache")
+        return np.load(rec.landmarks)
+
+    def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(crop (4,S,S,3) uint8, maps (4,S/8,S/8) uint8) per usable clip; raises ValueError naming the problem."""
+        points = self._landmarks(rec)
+        video, _ = read_video(rec.path)
+        if points.shape != (len(video), 68, 2):
+            raise ValueError(f"its landmarks have shape {points.shape} but the video has {len(video)} frames; "
+                             f"expected ({len(video)}, 68, 2)")
+        windows = clip_windows(points, self.crop_scale, self.clips_per_video)  # ValueError when too short
+        make_map = LABELS[self.label]
+        out = []
+        for w in windows:
+            maps = np.stack([make_map(p, w.box, size=self.size // 8, live=rec.live) for p in w.landmarks])
+            out.append((crop_clip(video, w, self.size), np.round(maps * 255).astype(np.uint8)))
+        if not out:
+            raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
+        return out
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int):
+        clip = torch.from_numpy(self.frames[i]).permute(0, 3, 1, 2).float().div_(255)
+        maps = torch.from_numpy(self.maps[i]).float().div_(255).unsqueeze(1)
+        if self.augment:
+            if self.flip and torch.rand(()) < 0.5:
+                clip, maps = clip.flip(-1), maps.flip(-1)
+            if self.jitter:
+                clip = colour_jitter(clip, self.jitter)
+        return clip, maps, self.live[i], i
+
+
+def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
+    """Records of one split (train, dev, test) of the recipe's data source."""
+    if cfg.data.source == "csv":
+        return [r for r in read_layout_csv(cfg.data.path) if r.split == split]
+    return oulu_records(cfg.data.path, cfg.data.protocol, cfg.data.fold or None, split=split)
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
+    """The recipe's (train, dev) clip sets: train augmented and capped at clips_per_video, dev with every clip."""
+    common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache)
+    train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
+                        flip=cfg.data.flip, jitter=cfg.data.jitter, **common)
+    return train, ClipDataset(split_records(cfg, "dev"), **common)

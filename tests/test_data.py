@@ -1,0 +1,307 @@
+"""fasstream.data: video I/O, clips, the layout CSV, OULU-NPU lists and the synthetic generator."""
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fasstream.data import faces
+from fasstream.data.oulu import ProtocolError, oulu_records, parse_video_id, protocol_file
+from fasstream.data.records import VideoRecord, read_layout_csv, write_layout_csv
+from fasstream.data.synthetic import SPECIES, generate_dataset
+from fasstream.data.video import VideoError, clip_starts, read_video, sample_clips, write_video
+
+
+def moving_gradient(n=12, height=48, width=64) -> np.ndarray:
+    """Smooth frames (a colour gradient drifting right) that compress well."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = [np.stack([120 + 100 * np.sin((xx + 2 * i) / 9), 4 * yy, np.full(xx.shape, 128)], axis=-1)
+              for i in range(n)]
+    return np.clip(frames, 0, 255).astype(np.uint8)
+
+
+# --- video ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("codec", ["h264", "mpeg4"])
+def test_write_read_round_trip(tmp_path, codec):
+    frames = moving_gradient()
+    path = write_video(tmp_path / "clip.mp4", frames, fps=25, codec=codec)
+    decoded, fps = read_video(path)
+    assert decoded.shape == frames.shape and decoded.dtype == np.uint8
+    assert fps == pytest.approx(25)
+    assert np.abs(decoded.astype(int) - frames).mean() < 4
+
+
+def test_read_from_bytes_matches_path(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", moving_gradient(), fps=30)
+    from_path, fps_path = read_video(path)
+    from_bytes, fps_bytes = read_video(path.read_bytes())
+    np.testing.assert_array_equal(from_path, from_bytes)
+    assert fps_path == fps_bytes == pytest.approx(30)
+    assert read_video(path.read_bytes(), max_frames=5)[0].shape[0] == 5
+
+
+def test_unreadable_input_raises_video_error(tmp_path):
+    with pytest.raises(VideoError, match="bytes in memory"):
+        read_video(b"definitely not a video" * 20)
+    with pytest.raises(VideoError, match="empty"):
+        read_video(b"")
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(VideoError, match="empty.mp4"):
+        read_video(empty)
+    with pytest.raises(VideoError, match="no such file"):
+        read_video(tmp_path / "absent.mp4")
+
+
+def test_reproducible_writes_are_byte_identical(tmp_path):
+    frames = moving_gradient(n=30)
+    paths = [write_video(tmp_path / f"{k}.mp4", frames, 25, reproducible=True) for k in range(2)]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_write_rejects_odd_size_and_unknown_codec(tmp_path):
+    with pytest.raises(ValueError, match="even width and height"):
+        write_video(tmp_path / "odd.mp4", np.zeros((2, 15, 16, 3), np.uint8), 25)
+    with pytest.raises(ValueError, match="unknown codec"):
+        write_video(tmp_path / "x.mp4", np.zeros((2, 16, 16, 3), np.uint8), 25, codec="vp9")
+
+
+@given(st.integers(min_value=0, max_value=400))
+def test_clip_starts(n_frames):
+    if n_frames < 10:
+        with pytest.raises(ValueError, match="too short"):
+            clip_starts(n_frames)
+        return
+    starts = clip_starts(n_frames)
+    assert starts[0] == 0 and all(b - a == 10 for a, b in zip(starts, starts[1:]))
+    assert starts[-1] + 9 < n_frames <= starts[-1] + 19  # the last clip fits and no further one does
+
+
+def test_sample_clips_picks_every_third_frame():
+    frames = np.arange(35)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    clips = sample_clips(frames)
+    assert clips.shape == (3, 4, 2, 2, 3)
+    np.testing.assert_array_equal(clips[:, :, 0, 0, 0], [[0, 3, 6, 9], [10, 13, 16, 19], [20, 23, 26, 29]])
+
+
+# --- layout CSV ----------------------------------------------------------------------------------
+
+def test_layout_csv_round_trip(tmp_path):
+    records = [
+        VideoRecord(tmp_path / "v" / "a.mp4", True, "live", "train", "v/a", "s1", tmp_path / "v" / "a.npy"),
+        VideoRecord(tmp_path / "v" / "b.mp4", False, "print", "dev", "v/b", "s2", None),
+        VideoRecord(tmp_path / "c.mp4", False, "replay", "test", "c", "", None),
+    ]
+    csv_path = write_layout_csv(records, tmp_path / "dataset.csv")
+    assert csv_path.read_text().splitlines()[1].startswith("v/a.mp4,live,live,train,s1,v/a.npy")
+    assert read_layout_csv(csv_path) == [
+        VideoRecord(r.path.resolve(), r.live, r.species, r.split, r.video_id, r.subject,
+                    r.landmarks.resolve() if r.landmarks else None) for r in records]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("path,label,split\na.mp4,live,train\n", "missing column"),
+    ("path,label,species,split\na.mp4,real,live,train\n", "row 2: label 'real'"),
+    ("path,label,species,split\na.mp4,live,live,train\nb.mp4,attack,print,val\n", "row 3: split 'val'"),
+    ("path,label,species,split\na.mp4,attack,live,train\n", "row 2: label 'attack' does not match"),
+    ("path,label,species,split\na.mp4,live,live,train\na.mp4,live,live,dev\n", "row 3: path 'a.mp4' already"),
+    ("path,label,species,split\n,live,live,train\n", "row 2: the path cell is empty"),
+    ("path,label,species,split\n", "no rows"),
+])
+def test_layout_csv_validation(tmp_path, text, message):
+    csv_path = tmp_path / "bad.csv"
+    csv_path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_layout_csv(csv_path)
+
+
+# --- OULU-NPU ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def oulu_root(tmp_path):
+    """A miniature OULU-NPU tree: P1 and P3 fold 2 lists, tiny videos, one listed video missing."""
+    tiny = np.zeros((2, 16, 16, 3), np.uint8)
+    lists = {
+        "Protocol_1/Train.txt": ["+1,1_1_01_1", "-1,1_1_01_2", "-1,1_1_01_3", "-2,1_1_01_4", "-2,1_1_01_5",
+                                 "+1,2_1_02_1", ""],
+        "Protocol_3/Dev_2.txt": ["+1,1_3_21_1", "-1,1_3_21_5"],
+    }
+    for name, lines in lists.items():
+        path = tmp_path / "Protocols" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    for split, ids in {"Train": ["1_1_01_1", "1_1_01_2", "1_1_01_3", "1_1_01_4", "1_1_01_5"],
+                       "Dev": ["1_3_21_1", "1_3_21_5"]}.items():
+        (tmp_path / f"{split}_files").mkdir()
+        for video_id in ids:  # one as .mp4 to check the fallback from .avi
+            suffix = ".mp4" if video_id == "1_1_01_3" else ".avi"
+            write_video(tmp_path / f"{split}_files" / f"{video_id}{suffix}", tiny, 25, codec="mpeg4")
+    return tmp_path
+
+
+def test_oulu_protocol_1(oulu_root, caplog):
+    with caplog.at_level(logging.WARNING, logger="fasstream.data.oulu"):
+        records = oulu_records(oulu_root, 1, split="train")
+    assert [r.video_id for r in records] == ["1_1_01_1", "1_1_01_2", "1_1_01_3", "1_1_01_4", "1_1_01_5"]
+    assert [r.species for r in records] == ["live", "print", "print", "display", "display"]
+    assert [r.live for r in records] == [True, False, False, False, False]
+    assert {r.subject for r in records} == {"01"} and {r.split for r in records} == {"train"}
+    assert records[2].path.suffix == ".mp4" and records[0].path.suffix == ".avi"
+    assert read_video(records[0].path)[0].shape == (2, 16, 16, 3)
+    assert "2_1_02_1" in caplog.text and "1 of 6" in caplog.text  # the missing video is reported
+
+
+def test_oulu_protocol_3_fold(oulu_root):
+    records = oulu_records(oulu_root, 3, fold=2, split="dev")
+    assert [(r.video_id, r.species, r.subject) for r in records] == [("1_3_21_1", "live", "21"),
+                                                                      ("1_3_21_5", "display", "21")]
+    assert protocol_file(oulu_root, 4, "test", fold=6).name == "Test_6.txt"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"protocol": 5, "split": "train"}, "protocol must be 1, 2, 3 or 4"),
+    ({"protocol": 3, "split": "train"}, "needs fold 1..6"),
+    ({"protocol": 4, "fold": 7, "split": "train"}, "needs fold 1..6"),
+    ({"protocol": 1, "fold": 1, "split": "train"}, "has no folds"),
+    ({"protocol": 1, "split": "val"}, "split must be one of"),
+])
+def test_oulu_bad_arguments(oulu_root, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        oulu_records(oulu_root, **kwargs)
+
+
+def test_oulu_missing_and_malformed_lists(oulu_root):
+    with pytest.raises(ProtocolError, match="Test.txt does not exist"):
+        oulu_records(oulu_root, 1, split="test")
+    listing = oulu_root / "Protocols" / "Protocol_2" / "Dev.txt"
+    listing.parent.mkdir()
+    for line, message in [("+1;1_1_01_1", "Dev.txt:2: expected 'label,video_id'"),
+                          ("+1,1_1_1_1", "Dev.txt:2: .*not an OULU-NPU video id"),
+                          ("+1,1_1_01_2", "Dev.txt:2: label \\+1 contradicts access digit 2")]:
+        listing.write_text(f"-1,1_1_01_2\n{line}\n")
+        with pytest.raises(ProtocolError, match=message):
+            oulu_records(oulu_root, 2, split="dev")
+    listing.write_text("+1,1_1_30_1\n")
+    with pytest.raises(FileNotFoundError, match="Dev_files"):
+        oulu_records(oulu_root, 2, split="dev")
+
+
+def test_parse_video_id():
+    assert parse_video_id("6_3_55_5") == {"phone": 6, "session": 3, "subject": 55, "access": 5}
+    for bad in ["7_1_01_1", "1_1_56_1", "1_1_01_6", "1_1_01"]:
+        with pytest.raises(ValueError):
+            parse_video_id(bad)
+
+
+# --- landmark geometry ---------------------------------------------------------------------------
+
+def test_mirror_order_is_an_involution_and_flip_keeps_sides():
+    assert sorted(faces.MIRROR) == list(range(68))
+    np.testing.assert_array_equal(faces.MIRROR[faces.MIRROR], np.arange(68))
+    image, points = faces.source_faces()["astronaut"]
+    flipped_image, flipped = faces.flip_face(image, points)
+    assert flipped[0, 0] < flipped[16, 0] and flipped[36, 0] < flipped[45, 0]  # jaw and eyes left to right
+    back_image, back = faces.flip_face(flipped_image, flipped)
+    np.testing.assert_array_equal(back_image, image)
+    np.testing.assert_allclose(back, points)
+
+
+def test_invert_map_matches_an_affine_warp():
+    size = 64
+    gx, gy = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    forward = cv2.getRotationMatrix2D((30.0, 30.0), 7.0, 1.05)
+    back = cv2.invertAffineTransform(forward).astype(np.float32)
+    map_x = back[0, 0] * gx + back[0, 1] * gy + back[0, 2]
+    map_y = back[1, 0] * gx + back[1, 1] * gy + back[1, 2]
+    points = np.array([[20.0, 25.0], [40.5, 33.2], [30.0, 30.0]], np.float32)
+    np.testing.assert_allclose(faces.invert_map(map_x, map_y, points), faces.project(forward, points), atol=1e-3)
+
+
+# --- synthetic dataset ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    records = generate_dataset(out, n_identities=2, videos_per_species=1, seed=3, workers=1)
+    return out, records
+
+
+def face_green_signal(frames, landmarks):
+    """Mean green level per frame over cheeks and nose (between the outer eye corners, below the eyes)."""
+    values = []
+    for frame, pts in zip(frames, landmarks):
+        x0, x1, y0, y1 = int(pts[36, 0]), int(pts[45, 0]), int(pts[29, 1]), int(pts[33, 1])
+        values.append(frame[y0:y1, x0:x1, 1].mean())
+    return np.asarray(values)
+
+
+def pulse_amplitude(signal, fps):
+    """Largest spectral amplitude (grey levels) of the detrended signal between 0.7 and 2.5 Hz."""
+    t = np.arange(len(signal))
+    detrended = signal - np.polyval(np.polyfit(t, signal, 1), t)
+    spectrum = np.abs(np.fft.rfft(detrended * np.hanning(len(signal)))) * 4 / len(signal)
+    freqs = np.fft.rfftfreq(len(signal), 1 / fps)
+    return spectrum[(freqs >= 0.7) & (freqs <= 2.5)].max()
+
+
+def high_frequency_energy(frames, landmarks):
+    """Mean absolute Laplacian of the grey face box, averaged over frames."""
+    energy = []
+    for frame, pts in zip(frames, landmarks):
+        (x0, y0), (x1, y1) = pts.min(0).astype(int), pts.max(0).astype(int)
+        grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        energy.append(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
+    return float(np.mean(energy))
+
+
+def test_synthetic_files_and_landmarks(synthetic):
+    out, records = synthetic
+    assert read_layout_csv(out / "dataset.csv") == records
+    assert sorted(r.species for r in records) == sorted(SPECIES * 2)
+    for rec in records:
+        assert rec.path.suffix == ".mp4" and rec.live == (rec.species == "live")
+        frames, fps = read_video(rec.path)
+        marks = np.load(rec.landmarks)
+        assert 40 <= len(frames) <= 60 and fps in (25.0, 30.0)
+        assert marks.shape == (len(frames), 68, 2) and marks.dtype == np.float32
+        height, width = frames.shape[1:3]
+        assert (marks >= 0).all() and (marks[..., 0] < width).all() and (marks[..., 1] < height).all()
+
+
+def test_synthetic_splits_are_disjoint_by_identity(synthetic):
+    _, records = synthetic
+    split_of = {}
+    for rec in records:
+        assert split_of.setdefault(rec.subject, rec.split) == rec.split
+    assert len(split_of) == 2 and len(set(split_of.values())) == 2
+
+
+def test_synthetic_is_deterministic(synthetic, tmp_path):
+    out, records = synthetic
+    again = generate_dataset(tmp_path, n_identities=2, videos_per_species=1, seed=3, workers=1)
+    assert (tmp_path / "dataset.csv").read_text() == (out / "dataset.csv").read_text()
+    for first, second in zip(records, again):
+        np.testing.assert_array_equal(np.load(first.landmarks), np.load(second.landmarks))
+        assert first.path.read_bytes() == second.path.read_bytes()
+
+
+def test_synthetic_species_differ(synthetic):
+    _, records = synthetic
+    by_key = {(r.subject, r.species): r for r in records}
+    for subject in {r.subject for r in records}:
+        measures = {}
+        for species in SPECIES:
+            rec = by_key[subject, species]
+            frames, fps = read_video(rec.path)
+            marks = np.load(rec.landmarks)
+            measures[species] = (pulse_amplitude(face_green_signal(frames, marks), fps),
+                                 high_frequency_energy(frames, marks))
+        # live skin carries a ~1.2 Hz colour pulse; a print or an animated still does not
+        assert measures["live"][0] > max(1.0, 3 * measures["print"][0], 2 * measures["animated"][0])
+        # the screen's moire adds fine detail that the live capture lacks
+        assert measures["replay"][1] > 1.15 * measures["live"][1]

@@ -1,0 +1,106 @@
+"""Checkpoints, video scoring, `fasstream verify` and `fasstream eval` on real (synthetic) H.264 videos."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fasstream.cli import main
+from fasstream.data.faceclips import clip_windows, crop_clip
+from fasstream.data.synthetic import generate_dataset
+from fasstream.data.video import read_video
+from fasstream.eval.scoring import VideoScorer
+from fasstream.model import EulerNet, score
+from fasstream.model.checkpoint import CheckpointError, export_checkpoint, load_checkpoint
+
+SIZE = 32  # small crops keep the tests fast; the paper's 256 works the same way
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    records = generate_dataset(out, n_identities=5, videos_per_species=1, seed=3, workers=1)
+    return out, records
+
+
+def _checkpoint(path, threshold=0.5, **extra):
+    torch.manual_seed(0)
+    model = EulerNet("tiny", size=SIZE)
+    torch.save({"model": model.state_dict(), "config": {**model.config, "label": "position", "crop_scale": 1.3},
+                "threshold": threshold, "metrics": {}, "version": "test", **extra}, path)
+    return model.eval()
+
+
+def test_checkpoint_round_trip_and_export(tmp_path):
+    model = _checkpoint(tmp_path / "full.pt", optimizer={"state": {}}, history=[1, 2])
+    slim = export_checkpoint(tmp_path / "full.pt", tmp_path / "slim.pt")
+    loaded, meta = load_checkpoint(slim)
+    assert "optimizer" not in meta and "history" not in meta and meta["threshold"] == 0.5
+    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"\x00not a checkpoint" * 10)
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(tmp_path / "corrupt.pt")
+    torch.save({"model": {}}, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match="lacks model, config, threshold"):
+        load_checkpoint(tmp_path / "partial.pt")
+    _checkpoint(tmp_path / "tiny.pt")
+    ckpt = torch.load(tmp_path / "tiny.pt", weights_only=True)
+    ckpt["config"]["width"] = "base"
+    torch.save(ckpt, tmp_path / "mismatch.pt")
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(tmp_path / "mismatch.pt")
+
+
+def test_video_score_is_mean_of_clip_map_means(dataset, tmp_path):
+    _, records = dataset
+    model = _checkpoint(tmp_path / "m.pt")
+    rec = records[0]
+    result = VideoScorer(model, 0.5, 1.3).score_file(rec.path)
+    frames, _ = read_video(rec.path)
+    windows = clip_windows(np.load(rec.landmarks), 1.3)
+    clips = torch.from_numpy(np.stack([crop_clip(frames, w, SIZE) for w in windows])).permute(0, 1, 4, 2, 3)
+    with torch.no_grad():
+        expected = score(model(clips.float() / 255))
+    assert result.clips == len(windows) > 0
+    np.testing.assert_allclose(result.clip_scores, expected.numpy(), rtol=1e-5)
+    assert result.score == pytest.approx(float(expected.mean()), rel=1e-5)
+    assert result.live == (result.score >= 0.5)
+
+
+def test_verify_scores_videos_and_reports_bad_ones(dataset, tmp_path, capsys):
+    _, records = dataset
+    _checkpoint(tmp_path / "m.pt", threshold=0.0)  # every score >= 0: all live
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    out_json = tmp_path / "verify.json"
+    code = main(["verify", str(records[0].path), str(records[1].path), str(bad), "--model", str(tmp_path / "m.pt"),
+                 "--json", str(out_json)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "2 scored, 1 skipped" in printed
+    results = json.loads(out_json.read_text())["results"]
+    assert [r.get("decision") for r in results] == ["live", "live", None]
+    assert "error" in results[2] and results[0]["clips"] > 0
+
+
+def test_eval_writes_report_with_dev_threshold(dataset, tmp_path, capsys):
+    out, records = dataset
+    _checkpoint(tmp_path / "m.pt")
+    report = tmp_path / "report"
+    assert main(["eval", "--model", str(tmp_path / "m.pt"), "--data", str(out / "dataset.csv"),
+                 "--out", str(report)]) == 0
+    results = json.loads((report / "results.json").read_text())
+    assert set(results) >= {"dev", "test", "threshold"}
+    n_test = sum(r.split == "test" for r in records)
+    assert sum(results["test"]["counts"].values()) == n_test
+    assert results["test"]["threshold"] == results["dev"]["threshold"] == results["threshold"]
+    for png in ("roc.png", "det.png", "hist_dev.png", "hist_test.png"):
+        assert (report / png).stat().st_size > 1000
+    assert "ACER" in capsys.readouterr().out

@@ -1,0 +1,142 @@
+"""Streaming stages without a broker: incremental decode, clip sampling, offsets, headers, claim checks."""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fasstream.data.video import read_video, sample_clips, write_video
+from fasstream.stream import protocol
+from fasstream.stream.chunker import remux
+from fasstream.stream.claimcheck import allowed, fetch
+from fasstream.stream.decode import FrameSampler, InputError, Limits, SessionDecoder
+from fasstream.stream.ledger import OffsetLedger
+
+
+def _frames(n=26, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+    return np.stack([np.roll(base, 2 * i, axis=1) for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def streams(tmp_path_factory):
+    """Each container's byte stream of one small H.264 video, and the clips of the whole file."""
+    folder = tmp_path_factory.mktemp("decode")
+    path = write_video(folder / "v.mp4", _frames(), 25.0)
+    whole, _ = read_video(path)
+    return {c: remux(path, c) for c in ("mpegts", "mp4", "h264")}, sample_clips(whole)
+
+
+def _decode(container, pieces, limits=Limits()):
+    clips, done = [], threading.Event()
+    result = {}
+
+    def finished(frames, n_clips, error, seconds):
+        result.update(frames=frames, clips=n_clips, error=error)
+        done.set()
+
+    decoder = SessionDecoder("test", container, limits, clips.append, finished)
+    for piece in pieces:
+        decoder.feed(piece)
+    decoder.close()
+    assert done.wait(20), "decoder never finished"
+    return clips, result
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(container=st.sampled_from(["mpegts", "mp4", "h264"]), cuts=st.lists(st.floats(0, 1), max_size=12))
+def test_chunks_cut_anywhere_decode_to_the_whole_files_clips(streams, container, cuts):
+    data, expected = streams[0][container], streams[1]
+    offsets = sorted({int(c * len(data)) for c in cuts} | {0, len(data)})
+    pieces = [data[a:b] for a, b in zip(offsets, offsets[1:])]
+    clips, result = _decode(container, pieces)
+    assert result["error"] is None and result["frames"] == 26 and result["clips"] == len(expected) == 2
+    assert [c.start for c in clips] == [0, 10]
+    for clip, want in zip(clips, expected):
+        np.testing.assert_array_equal(clip.frames, want)
+
+
+def test_mpeg4_part2_in_mpegts_and_mp4(tmp_path):
+    path = write_video(tmp_path / "v.mp4", _frames(), 25.0, codec="mpeg4")
+    for container in ("mpegts", "mp4"):
+        clips, result = _decode(container, [remux(path, container)])
+        assert result["error"] is None and len(clips) == 2
+
+
+def test_garbage_and_limits_are_input_errors(streams):
+    _, result = _decode("mpegts", [b"\x00garbage" * 100])
+    assert isinstance(result["error"], InputError) and result["error"].reason == "undecodable"
+    _, result = _decode("h264", [streams[0]["h264"]], Limits(frame_pixels=64 * 64 - 1))
+    assert result["error"].reason == "frame_too_large"
+    _, result = _decode("mp4", [streams[0]["mp4"]], Limits(session_frames=20))
+    assert result["error"].reason == "too_many_frames"
+    with pytest.raises(InputError, match="container 'avi'"):
+        SessionDecoder("s", "avi", Limits(), print, print)
+
+
+def test_sampler_matches_clip_starts():
+    sampler, clips = FrameSampler(), []
+    frames = np.arange(35)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    for i, frame in enumerate(frames):
+        if sampler.wants(i) and (clip := sampler.push(i, frame)) is not None:
+            clips.append(clip)
+    np.testing.assert_array_equal(np.stack([c.frames for c in clips]), sample_clips(frames))
+
+
+def test_ledger_commits_only_below_unfinished_work():
+    ledger, tp = OffsetLedger(), "p0"
+    assert ledger.commit_point(tp) is None
+    for offset in range(5):
+        ledger.hold(tp, offset)
+    ledger.release(tp, [1, 2, 4])  # sessions finish out of order
+    assert ledger.commit_point(tp) == 0
+    ledger.release(tp, [0])
+    assert ledger.commit_point(tp) == 3
+    ledger.release(tp, [3])
+    assert ledger.commit_point(tp) == 5
+
+
+def test_chunk_headers_round_trip_and_errors():
+    headers = protocol.chunk_headers("s1", 3, "mp4", True, (10, 20.5, 100), "t1")
+    chunk = protocol.parse_chunk(b"s1", b"xyz", headers)
+    assert (chunk.session, chunk.seq, chunk.container, chunk.end, chunk.face_box, chunk.trace_id) == (
+        "s1", 3, "mp4", True, (10.0, 20.5, 100.0), "t1")
+    with pytest.raises(InputError, match="seq"):
+        protocol.parse_chunk(b"s1", b"", [("seq", b"x"), ("container", b"mp4")])
+    with pytest.raises(InputError, match="face-box"):
+        protocol.parse_chunk(b"s1", b"", protocol.chunk_headers("s1", 0, "mp4", False) + [("face-box", b"1,2")])
+    with pytest.raises(InputError, match="neither"):
+        protocol.parse_chunk(None, b"", [])
+
+
+def test_claim_check_allow_list(tmp_path):
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "a.ts").write_bytes(b"abc")
+    (tmp_path / "secret").write_bytes(b"no")
+    allow = [(tmp_path / "ok").as_uri() + "/"]
+    assert fetch((tmp_path / "ok" / "a.ts").as_uri(), allow, 10) == b"abc"
+    assert not allowed((tmp_path / "ok").as_uri() + "/../secret", allow)
+    assert not allowed("http://example.invalid/x", allow)
+    with pytest.raises(InputError) as err:
+        fetch((tmp_path / "secret").as_uri(), allow, 10)
+    assert err.value.reason == "ref_not_allowed"
+    with pytest.raises(InputError) as err:
+        fetch((tmp_path / "ok" / "a.ts").as_uri(), allow, 2)
+    assert err.value.reason == "chunk_too_large"
+
+
+def test_config_layers_yaml_env_set_flags():
+    from fasstream.stream.config import ConfigError, load_config
+
+    env = {"FASSTREAM_SERVE__KAFKA__BOOTSTRAP_SERVERS": "b:9", "FASSTREAM_SERVE__BATCH__MAX_BATCH": "4",
+           "FASSTREAM_SERVE__KAFKA__CLIENT": "{security_protocol: SASL_SSL}"}
+    cfg = load_config(None, ["batch.max_batch=8", "limits.chunk_bytes=1000"], {"model": "m.pt"}, environ=env)
+    assert (cfg.kafka.bootstrap_servers, cfg.batch.max_batch, cfg.limits.chunk_bytes, cfg.model) == (
+        "b:9", 8, 1000, "m.pt")
+    assert cfg.kafka.client == {"security_protocol": "SASL_SSL"}
+    with pytest.raises(ConfigError, match="unknown key 'batch.size'"):
+        load_config(None, ["batch.size=3"], {"model": "m.pt"}, environ={})
+    with pytest.raises(ConfigError, match="--model"):
+        load_config(None, [], {}, environ={})

@@ -1,0 +1,339 @@
+"""The streaming service against a real Kafka-protocol broker (tansu on loopback).
+
+A tiny EulerNet whose last layer is scaled up (so scores depend on the input) stands in for a
+trained model; its threshold sits in the widest gap between the sessions' offline scores, so
+every expected decision is known in advance.
+"""
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from fasstream.data import synthetic
+from fasstream.data.video import read_video, sample_clips, write_video
+from fasstream.model import EulerNet
+from fasstream.stream import protocol
+from fasstream.stream.batcher import DynamicBatcher, load_checkpoint
+from fasstream.stream.broker import LocalBroker, free_port
+from fasstream.stream.chunker import remux, split
+from fasstream.stream.client import session_chunks
+from fasstream.stream.config import load_config
+from fasstream.stream.crop import FaceCropper
+from fasstream.stream.worker import Worker
+
+kafka = pytest.importorskip("kafka")
+ROOT = Path(__file__).resolve().parents[1]
+SPECIES = ("live", "print", "replay", "animated")
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """One synthetic identity's four species as H.264 .mp4, and its live video as MPEG-4 Part 2."""
+    folder = tmp_path_factory.mktemp("videos")
+    identity = synthetic.make_identity(sorted(synthetic.faces.source_faces())[0], 7)
+    out = {}
+    for i, species in enumerate(SPECIES):
+        frames, _, fps = synthetic.render_video(identity, species, np.random.SeedSequence([7, i]))
+        frames = frames[:30]  # three clips: enough to average, cheap on a CPU
+        out[species] = write_video(folder / f"{species}.mp4", frames, fps)
+        if species == "live":
+            out["live_mpeg4"] = write_video(folder / "live_mpeg4.mp4", frames, fps, codec="mpeg4")
+            out["short"] = write_video(folder / "short.mp4", frames[:6], fps)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cropper():
+    return FaceCropper()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, videos, cropper):
+    """(checkpoint path, offline score of each video); the threshold splits the scores at their widest gap."""
+    torch.manual_seed(0)
+    net = EulerNet(width="tiny").eval()
+    with torch.no_grad():
+        net.head[-2].weight.mul_(300)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    ckpt = {"model": net.state_dict(), "config": {**net.config, "crop_scale": 1.3}, "threshold": 0.5,
+            "metrics": {}, "version": "test"}
+    torch.save(ckpt, path)
+    batcher = DynamicBatcher(load_checkpoint(path, "cpu"), lambda *a: None)
+    batcher.stop()
+    offline = {}
+    for name in ("live", "print", "replay", "animated"):
+        frames, _ = read_video(videos[name])
+        crops = np.stack([cropper(clip) for clip in sample_clips(frames)])
+        offline[name] = float(batcher.predict(crops).mean())
+    ordered = sorted(offline.values())
+    gap = max(range(len(ordered) - 1), key=lambda i: ordered[i + 1] - ordered[i])
+    ckpt["threshold"] = (ordered[gap] + ordered[gap + 1]) / 2
+    torch.save(ckpt, path)
+    return path, offline
+
+
+def _topics(tag: str) -> dict:
+    run = uuid.uuid4().hex[:6]
+    return {"kafka.input_topic": f"{tag}-{run}-in", "kafka.output_topic": f"{tag}-{run}-out",
+            "kafka.dead_letter_topic": f"{tag}-{run}-dlq", "kafka.group_id": f"{tag}-{run}"}
+
+
+@contextlib.contextmanager
+def running_worker(broker, model_path, cropper, flags: dict):
+    cfg = load_config(None, flags={"model": str(model_path), "kafka.bootstrap_servers": broker,
+                                   "metrics.port": 0, **flags})
+    worker = Worker(cfg, cropper=cropper)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    assert worker.wait_ready(30), "worker did not join its group"
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(30)
+
+
+def _producer(broker):
+    return kafka.KafkaProducer(bootstrap_servers=broker)
+
+
+def _send(producer, topic, messages):
+    for key, value, headers in messages:
+        producer.send(topic, key=key, value=value, headers=headers)
+    producer.flush()
+
+
+def _chunks(sid, path, container="mpegts", size=3000):
+    return list(session_chunks(sid, split(remux(path, container), size), container))
+
+
+def _read(broker, topic, want: int, timeout: float, settle: float = 1.5) -> list:
+    """Messages of ``topic`` until ``want`` arrived (then ``settle`` s more, to catch duplicates) or ``timeout``."""
+    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
+                                   enable_auto_commit=False)
+    out, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for messages in consumer.poll(timeout_ms=200).values():
+                out.extend(messages)
+            if len(out) >= want:
+                deadline = min(deadline, time.monotonic() + settle)
+    finally:
+        consumer.close()
+    return out
+
+
+def _results(messages) -> dict:
+    by_session: dict = {}
+    for m in messages:
+        result = json.loads(m.value)
+        by_session.setdefault(result["session_id"], []).append(result)
+    return by_session
+
+
+def _committed_to_end(broker, group, topic) -> bool:
+    """Whether the group committed every partition of ``topic`` past its last message.
+
+    The ends come from reading the topic: tansu's ListOffsets can report a stale end.
+    """
+    ends: dict = {}
+    for m in _read(broker, topic, 10**9, 2):
+        ends[m.partition] = max(ends.get(m.partition, 0), m.offset + 1)
+    consumer = kafka.KafkaConsumer(bootstrap_servers=broker, group_id=group, enable_auto_commit=False)
+    try:
+        return all(consumer.committed(kafka.TopicPartition(topic, p)) == end for p, end in ends.items())
+    finally:
+        consumer.close()
+
+
+def test_sessions_end_to_end_one_result_each(broker, videos, model, cropper):
+    """Sessions in every container, chunks interleaved: one ok result each, offline scores, expected decisions."""
+    model_path, offline = model
+    threshold = torch.load(model_path, weights_only=True)["threshold"]
+    topics = _topics("e2e")
+    plan = {"live-ts": ("live", "mpegts"), "print-fmp4": ("print", "mp4"), "replay-h264": ("replay", "h264"),
+            "animated-ts": ("animated", "mpegts"), "live-mpeg4": ("live_mpeg4", "mp4")}
+    streams = [_chunks(sid, videos[name], container) for sid, (name, container) in plan.items()]
+    interleaved = [m for group in zip(*[s + [None] * (max(map(len, streams)) - len(s)) for s in streams])
+                   for m in group if m is not None]
+    with running_worker(broker, model_path, cropper, topics) as worker:
+        _send(_producer(broker), topics["kafka.input_topic"], interleaved)
+        results = _results(_read(broker, topics["kafka.output_topic"], len(plan), 90))
+        port = worker.http.server_port
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        time.sleep(0.5)  # one more commit round
+    assert sorted(results) == sorted(plan)
+    for sid, (name, _) in plan.items():
+        (result,) = results[sid]
+        assert result["status"] == "ok", result
+        assert result["clips"] == 3 and result["frames"] == 30 and result["model_version"].startswith("test+")
+        assert set(result["timings_ms"]) >= {"decode", "face", "queue", "model", "end_to_end"}
+        if name in offline:  # the MPEG-4 re-encode differs slightly from the H.264 original
+            assert result["score"] == pytest.approx(offline[name], abs=2e-5)
+            assert result["decision"] == ("live" if offline[name] >= threshold else "spoof")
+    assert health["ok"] and health["open_sessions"] == 0
+    assert 'fas_sessions_done_total{status="ok"} 5.0' in metrics and "fas_batch_size_bucket" in metrics
+    assert _committed_to_end(broker, topics["kafka.group_id"], topics["kafka.input_topic"])
+
+
+def _faceless_video(path, n, size, codec="h264"):
+    """A moving grey gradient: small to encode, no face in it."""
+    ramp = np.add.outer(np.arange(size[1]), np.arange(size[0])) % 256
+    frames = np.stack([np.repeat(((ramp + 8 * i) % 256)[..., None], 3, 2) for i in range(n)]).astype(np.uint8)
+    return write_video(path, frames, 25.0, codec)
+
+
+def _mpeg2_ts(frames) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mpegts") as container:
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def test_bad_input_gets_error_results_and_dead_letters(broker, videos, model, cropper, tmp_path):
+    model_path, _ = model
+    topics = _topics("bad")
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "good.ts").write_bytes(remux(videos["print"], "mpegts"))
+    (tmp_path / "outside.ts").write_bytes(remux(videos["print"], "mpegts"))
+    live = _chunks("x", videos["live"])
+    hd = remux(_faceless_video(tmp_path / "hd.mp4", 12, (640, 480), "mpeg4"), "mp4")
+    noface = remux(_faceless_video(tmp_path / "noise.mp4", 12, (320, 320)), "mpegts")
+
+    def one(sid, data, container="mpegts", **kw):
+        return [(sid.encode(), data, protocol.chunk_headers(sid, 0, container, True, **kw))]
+
+    def relabel(sid, messages, seqs):
+        return [(sid.encode(), value, protocol.chunk_headers(sid, seq, "mpegts", seq == seqs[-1]))
+                for seq, (_, value, _) in zip(seqs, messages)]
+
+    cases = {
+        "undecodable": one("undecodable", b"\x47garbage" * 500),
+        "unsupported_codec": one("unsupported_codec", _mpeg2_ts(np.zeros((12, 64, 64, 3), np.uint8))),
+        "unsupported_container": one("unsupported_container", b"RIFF....", "avi"),
+        "chunk_too_large": one("chunk_too_large", b"\0" * 150_000),
+        "frame_too_large": one("frame_too_large", hd, "mp4"),
+        "missing_chunk": relabel("missing_chunk", live[:2], [0, 2]),
+        "duplicate_chunk": relabel("duplicate_chunk", live[:2], [0, 0]),
+        "no_face": one("no_face", noface),
+        "too_few_frames": one("too_few_frames", remux(videos["short"], "mpegts")),
+        "ref_not_allowed": one("ref_not_allowed", b"", ref=(tmp_path / "outside.ts").as_uri()),
+    }
+    good = {"good": _chunks("good", videos["live"]), "good-ref": one("good-ref", b"", ref=(allowed / "good.ts").as_uri())}
+    timeout = [(b"timeout", live[0][1], protocol.chunk_headers("timeout", 0, "mpegts", False))]  # never ends
+    flags = {**topics, "limits.chunk_bytes": 100_000, "limits.frame_pixels": 320 * 320,
+             "limits.session_timeout_s": 3, "claim_check.allow": [allowed.as_uri() + "/"]}
+    with running_worker(broker, model_path, cropper, flags):
+        producer = _producer(broker)
+        _send(producer, topics["kafka.input_topic"], timeout + [m for ms in cases.values() for m in ms]
+              + [m for ms in good.values() for m in ms])
+        producer.send(topics["kafka.input_topic"], key=None, value=b"no session", headers=[])  # unattributable
+        producer.flush()
+        results = _results(_read(broker, topics["kafka.output_topic"], len(cases) + len(good) + 1, 60))
+        dead = _read(broker, topics["kafka.dead_letter_topic"], len(cases) + 1, 10)
+    for reason in cases:
+        (result,) = results[reason]
+        assert (result["status"], result["reason"], result["score"]) == ("error", reason, None), result
+        assert result["message"]
+    for sid in good:
+        (result,) = results[sid]
+        assert result["status"] == "ok" and result["clips"] == 3, result
+    (late,) = results["timeout"]
+    assert late["status"] == "timeout" and late["clips_total"] == 0, json.dumps(late)
+    dead_reasons = {dict(m.headers)["error-reason"].decode(): m for m in dead}
+    assert set(dead_reasons) == set(cases) | {"no_session"}
+    assert dead_reasons["undecodable"].value == b"\x47garbage" * 500
+    assert dict(dead_reasons["chunk_too_large"].headers)["source-topic"].decode() == topics["kafka.input_topic"]
+
+
+def test_redelivered_session_republishes_the_same_result(broker, videos, model, cropper):
+    model_path, _ = model
+    topics = _topics("again")
+    chunks = _chunks("again-1", videos["replay"], "h264")
+    with running_worker(broker, model_path, cropper, topics):
+        producer = _producer(broker)
+        _send(producer, topics["kafka.input_topic"], chunks)
+        first = _read(broker, topics["kafka.output_topic"], 1, 60, settle=0)
+        _send(producer, topics["kafka.input_topic"], chunks)  # the same session delivered again
+        both = _results(_read(broker, topics["kafka.output_topic"], 2, 30))["again-1"]
+    assert len(first) == 1 and len(both) == 2 and both[0] == both[1]
+
+
+def _serve(broker, model_path, flags: dict, port: int) -> subprocess.Popen:
+    sets = [f"{k}={v}" for k, v in flags.items()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", broker,
+                             "--model", str(model_path), "--metrics-port", str(port), "--log-level", "WARNING",
+                             "--set", *sets], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+
+
+def _health(port: int) -> dict | None:
+    try:
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read())
+    except OSError:
+        return None
+
+
+def test_two_workers_share_partitions_and_survive_sigkill(broker, videos, model):
+    """Kill one of two workers mid-session: every session still gets a result, and never two different ones."""
+    model_path, _ = model
+    topics = _topics("kill")
+    sessions = {f"s{i}-{name}": videos[name] for i, name in enumerate(SPECIES * 2)}
+    streams = {sid: _chunks(sid, path, "mpegts", 2000) for sid, path in sessions.items()}
+    ports = [free_port(), free_port()]
+    procs = [_serve(broker, model_path, topics, port) for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = [_health(p) for p in ports]
+            if all(s and s["partitions"] for s in states):
+                break
+            time.sleep(0.5)
+        assert all(s and s["partitions"] for s in states), f"workers did not share the partitions: {states}"
+        assert not set(states[0]["partitions"]) & set(states[1]["partitions"])
+        producer = _producer(broker)
+        _send(producer, topics["kafka.input_topic"], [m for s in streams.values() for m in s[:len(s) // 2]])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (_health(ports[0]) or {}).get("open_sessions"):
+            time.sleep(0.2)
+        assert _health(ports[0])["open_sessions"] > 0, "the worker to kill holds no session"
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait()
+        _send(producer, topics["kafka.input_topic"], [m for s in streams.values() for m in s[len(s) // 2:]])
+        results = _results(_read(broker, topics["kafka.output_topic"], len(sessions), 120, settle=3))
+        assert sorted(results) == sorted(sessions)
+        for sid, copies in results.items():
+            assert all(r["status"] == "ok" for r in copies), copies
+            assert len({(r["score"], r["decision"]) for r in copies}) == 1, copies
+        assert _health(ports[1])["partitions"] and len(_health(ports[1])["partitions"]) == 4
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            proc.wait(30)

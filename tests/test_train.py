@@ -1,0 +1,336 @@
+"""Training: Ranger, recipes, the in-memory clip set, the loop (resume, checkpoints) and DDP on gloo."""
+import copy
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch.utils.data import Dataset
+
+from fasstream.cli import main as cli_main
+from fasstream.data.records import VideoRecord, write_layout_csv
+from fasstream.data.video import write_video
+from fasstream.model import EulerNet
+from fasstream.train.config import ConfigError, TrainConfig, load_config
+from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
+from fasstream.train.loop import train
+from fasstream.train.ranger import Ranger
+
+PIPELINES = Path(__file__).resolve().parents[1] / "pipelines" / "train"
+SIZE = 32  # model input side for CPU tests (the paper's 256 works the same, 50x slower)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- Ranger ---------------------------------------------------------------------------------------
+
+def _quadratic(x: torch.Tensor) -> torch.Tensor:
+    scale = torch.linspace(0.5, 2.0, x.numel())
+    return (scale * (x - 3.0) ** 2).sum()
+
+
+def _run(opt, x, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        _quadratic(x).backward()
+        opt.step()
+
+
+def test_ranger_minimises_a_quadratic():
+    x = torch.zeros(8, requires_grad=True)
+    opt = Ranger([x], lr=0.1)
+    start = _quadratic(x).item()
+    _run(opt, x, 300)
+    assert _quadratic(x).item() < 1e-3 * start
+
+
+def test_ranger_is_radam_plus_lookahead():
+    """alpha=1 is plain RAdam; after k steps alpha=0.5 lands halfway between the start and RAdam's point."""
+    x0 = torch.randn(5)
+    x, y = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+    radam = torch.optim.RAdam([y], lr=0.05, betas=(0.95, 0.999), eps=1e-5)
+    _run(Ranger([x], lr=0.05, alpha=1.0), x, 9)
+    _run(radam, y, 9)
+    torch.testing.assert_close(x, y)
+
+    x = x0.clone().requires_grad_()
+    y = x0.clone().requires_grad_()
+    _run(Ranger([x], lr=0.05, k=6, alpha=0.5), x, 6)
+    _run(torch.optim.RAdam([y], lr=0.05, betas=(0.95, 0.999), eps=1e-5), y, 6)
+    torch.testing.assert_close(x, (x0 + y) / 2)
+
+
+def test_ranger_state_round_trip_continues_identically():
+    x = torch.zeros(8, requires_grad=True)
+    opt = Ranger([x], lr=0.05)
+    _run(opt, x, 8)  # mid-way through a lookahead period
+    saved_x, saved_state = x.detach().clone(), copy.deepcopy(opt.state_dict())
+    _run(opt, x, 10)
+
+    x2 = saved_x.clone().requires_grad_()
+    opt2 = Ranger([x2], lr=0.05)
+    opt2.load_state_dict(saved_state)
+    _run(opt2, x2, 10)
+    assert torch.equal(x, x2)
+
+
+@pytest.mark.parametrize("kwargs", [{"k": 0}, {"alpha": 0.0}, {"alpha": 1.5}])
+def test_ranger_rejects_bad_lookahead(kwargs):
+    with pytest.raises(ValueError, match="Ranger"):
+        Ranger([torch.zeros(1, requires_grad=True)], **kwargs)
+
+
+# --- recipes --------------------------------------------------------------------------------------
+
+TABLE_I = {  # name: (label, fcam, pyramid)
+    "baseline": ("position", True, True), "c1": ("mask", True, True), "c2": ("depth", False, False),
+    "c3": ("position", True, False), "c4": ("position", False, True), "c5": ("depth", True, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_I))
+def test_table_one_recipes(name):
+    cfg = load_config(PIPELINES / f"{name}.yaml")
+    assert (cfg.label, cfg.model.fcam, cfg.model.pyramid) == TABLE_I[name]
+    assert (cfg.name, cfg.model.width, cfg.batch_size, cfg.lr) == (name, "tiny", 16, 1e-4)
+
+
+def test_oulu_recipe():
+    cfg = load_config(PIPELINES / "base_oulu.yaml", ["data.protocol=3", "data.fold=2", "epochs=2"])
+    assert (cfg.model.width, cfg.data.source, cfg.data.protocol, cfg.data.fold) == ("base", "oulu", 3, 2)
+
+
+def _recipe(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, overrides, match", [
+    ("data: {path: x.csv}\nepoch: 3\n", [], r"unknown key epoch\. Fix: .*epochs"),
+    ("data: {path: x.csv, sorce: csv}\n", [], r"unknown key data\.sorce"),
+    ("data: {path: x.csv}\nepochs: ten\n", [], r"epochs must be an integer, got 'ten' \(str\)\. Fix: write epochs as an integer"),
+    ("data: {path: x.csv}\nmodel: {width: huge}\n", [], r"model\.width='huge'.*Fix: use one of tiny, base"),
+    ("data: {path: x.csv}\nlabel: depths\n", [], r"label='depths'.*depth"),
+    ("data: {path: x.csv}\n", ["lr=-1"], r"lr=-1\.0 is invalid"),
+    ("data: {path: x.csv}\n", ["model.fcam=maybe"], r"model\.fcam must be true or false"),
+    ("data: {path: x.csv}\n", ["model.size=30"], r"model\.size=30.*multiple of 8"),
+    ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
+    ("epochs: 3\n", [], r"data\.path=''.*Fix: set data\.path"),
+    ("data: {path: x.csv}\n", ["epochs"], r"--set 'epochs' is not key=value"),
+    ("- a\n- b\n", [], r"must be a mapping"),
+    ("base: r.yaml\n", [], r"cycle"),
+])
+def test_config_errors_name_key_and_fix(tmp_path, text, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(_recipe(tmp_path, text), overrides)
+
+
+def test_config_base_and_overrides(tmp_path):
+    (tmp_path / "parent.yaml").write_text("name: p\nlr: 1e-3\nmodel: {width: tiny, fcam: false}\ndata: {path: a.csv}\n")
+    path = _recipe(tmp_path, "base: parent.yaml\nname: child\nmodel: {pyramid: false}\n")
+    cfg = load_config(path, ["model.fcam=true", "data.jitter=0", "grad_clip=1"])
+    assert (cfg.name, cfg.lr, cfg.model.fcam, cfg.model.pyramid, cfg.data.path) == ("child", 1e-3, True, False, "a.csv")
+    assert (cfg.data.jitter, cfg.grad_clip) == (0.0, 1.0)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+
+
+# --- clip dataset on a tiny synthetic video set ---------------------------------------------------
+
+def _face(n_frames: int, shift: float = 0.0) -> np.ndarray:
+    """68 landmarks per frame of a face centred in a 64x64 frame: jaw arc, brows, inner points."""
+    t = np.linspace(np.pi * 0.05, np.pi * 0.95, 17)
+    jaw = np.stack([32 - 18 * np.cos(t), 26 + 22 * np.sin(t)], 1)
+    brows = np.stack([np.linspace(16, 48, 10), np.full(10, 18.0)], 1)
+    inner = np.stack([np.linspace(22, 42, 41), np.linspace(24, 44, 41)], 1)
+    pts = np.concatenate([jaw, brows, inner]).astype(np.float32)
+    return np.stack([pts + [shift * i, 0] for i in range(n_frames)]).astype(np.float32)
+
+
+def _video(folder: Path, name: str, live: bool, split: str, n_frames: int = 20, landmarks: bool = True):
+    rng = np.random.default_rng(len(name) + 7 * live)
+    frames = rng.integers(0, 256, (n_frames, 64, 64, 3), dtype=np.uint8)
+    frames[:, 20:50, 16:48] = (200, 150, 120) if live else (120, 120, 200)
+    path = write_video(folder / f"{name}.mp4", frames, 25.0)
+    marks = None
+    if landmarks:
+        marks = folder / f"{name}.npy"
+        np.save(marks, _face(n_frames, shift=0.2))
+    return VideoRecord(path, live, "live" if live else "print", split, name, "s1", marks)
+
+
+@pytest.fixture(scope="module")
+def video_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    records = [_video(folder, f"{split}_{kind}", kind == "live", split)
+               for split in ("train", "dev") for kind in ("live", "attack")]
+    csv = write_layout_csv(records, folder / "dataset.csv")
+    return folder, records, csv
+
+
+def test_clip_dataset_crops_maps_and_skips(video_set, tmp_path):
+    folder, records, _ = video_set
+    bad = [_video(tmp_path, "short", True, "train", n_frames=8),
+           _video(tmp_path, "unmarked", True, "train", landmarks=False),
+           VideoRecord(tmp_path / "gone.mp4", True, "live", "train", "gone", "", tmp_path / "gone.npy")]
+    ds = ClipDataset(records[:2] + bad, label="position", size=SIZE)
+    assert len(ds) == 4 and ds.video_ids == ["train_live"] * 2 + ["train_attack"] * 2  # clips at frames 0, 10
+    assert [v for v, _ in ds.skipped] == ["short", "unmarked", "gone"]
+    assert "too short" in ds.skipped[0][1] and "no landmarks" in ds.skipped[1][1]
+    clip, maps, live, index = ds[0]
+    assert clip.shape == (4, 3, SIZE, SIZE) and maps.shape == (4, 1, SIZE // 8, SIZE // 8)
+    assert clip.dtype == maps.dtype == torch.float32 and 0 <= clip.min() and clip.max() <= 1
+    assert live is True and index == 0
+    assert maps.max() == 1 and maps.min() < 1  # face inside, background outside
+    assert ds[2][1].max() == 0  # an attack's position map is empty
+
+
+def test_augmentation_flips_clip_and_maps_together(video_set):
+    records = video_set[1][:1]
+    plain = ClipDataset(records, size=SIZE)
+    aug = ClipDataset(records, size=SIZE, augment=True, flip=True, jitter=0.0)
+    base_clip, base_maps = plain[1][:2]
+    seen = set()
+    for _ in range(12):
+        clip, maps = aug[1][:2]
+        flipped = not torch.equal(clip, base_clip)
+        assert torch.equal(clip, base_clip.flip(-1) if flipped else base_clip)
+        assert torch.equal(maps, base_maps.flip(-1) if flipped else base_maps)
+        seen.add(flipped)
+    assert seen == {True, False}
+    jittered = colour_jitter(base_clip, 0.3)
+    assert jittered.shape == base_clip.shape and 0 <= jittered.min() and jittered.max() <= 1
+    ratio = jittered[0] / base_clip[0].clamp(min=1e-3)
+    assert not torch.allclose(ratio, torch.ones_like(ratio))
+
+
+def test_build_datasets_from_csv(video_set):
+    cfg = TrainConfig.from_dict({"label": "depth", "model": {"size": SIZE}, "data": {"path": str(video_set[2])}})
+    train_set, dev_set = build_datasets(cfg)
+    assert set(train_set.video_ids) == {"train_live", "train_attack"} and train_set.augment
+    assert set(dev_set.video_ids) == {"dev_live", "dev_attack"} and not dev_set.augment
+    assert dev_set.maps.dtype == np.uint8 and dev_set.maps.max() > 0
+
+
+def test_landmarks_from_label_cache(video_set, tmp_path):
+    from fasstream.labels.cache import label_dataset
+
+    _, records, csv = video_set
+    summary = label_dataset(csv, tmp_path / "labels", labels=("position",), detector="precomputed", progress=False)
+    assert not summary.skipped
+    from_cache = ClipDataset(records[:1], size=SIZE, cache=tmp_path / "labels")
+    from_npy = ClipDataset(records[:1], size=SIZE)
+    assert np.array_equal(from_cache.frames, from_npy.frames) and np.array_equal(from_cache.maps, from_npy.maps)
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+class RandomClips(Dataset):
+    """Random clips, one video each; live clips are brighter and their target maps are ones."""
+
+    def __init__(self, n: int = 4, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.live = [i % 2 == 0 for i in range(n)]
+        self.species = ["live" if x else "print" for x in self.live]
+        self.video_ids = [f"v{i}" for i in range(n)]
+        live = torch.tensor(self.live, dtype=torch.float32).view(n, 1, 1, 1, 1)
+        self.clips = torch.rand(n, 4, 3, SIZE, SIZE, generator=g) * 0.5 + live * 0.5
+        self.maps = live.expand(n, 4, 1, SIZE // 8, SIZE // 8)
+
+    def __len__(self):
+        return len(self.live)
+
+    def __getitem__(self, i):
+        return self.clips[i], self.maps[i], self.live[i], i
+
+
+def _cfg(out: Path, **kw) -> TrainConfig:
+    raw = {"name": "t", "out": str(out), "model": {"width": "tiny", "size": SIZE}, "data": {"path": "unused.csv"},
+           "epochs": 2, "batch_size": 2, "lr": 1e-3, "log_every": 1, "device": "cpu"}
+    return TrainConfig.from_dict({**raw, **kw})
+
+
+def _step_losses(out: Path) -> list[float]:
+    lines = [json.loads(x) for x in (out / "t" / "log.jsonl").read_text().splitlines()]
+    return [x["loss"] for x in lines if x["event"] == "step"]
+
+
+def test_training_decreases_loss_and_writes_checkpoints(tmp_path):
+    model, history = train(_cfg(tmp_path, epochs=4, lr=3e-3), data=(RandomClips(), RandomClips(seed=1)))
+    losses = [h["loss"] for h in history]
+    assert len(history) == 4 and losses[-1] < losses[0]
+    run = tmp_path / "t"
+    for name in ("last.pt", "best.pt", "curves.png", "log.jsonl"):
+        assert (run / name).is_file(), name
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert {"model", "config", "threshold", "metrics", "version"} <= set(ckpt)
+    assert ckpt["config"]["label"] == "position" and ckpt["epoch"] == 4
+    assert {"acer", "apcer", "bpcer", "eer", "threshold"} <= set(ckpt["metrics"])
+    rebuilt = EulerNet.from_config(ckpt["config"])
+    rebuilt.load_state_dict(ckpt["model"])
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["metrics"]["acer"] == min(h["dev"]["acer"] for h in history)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(_cfg(tmp_path), data=(RandomClips(), RandomClips(seed=1)))
+
+
+def test_resume_continues_identically(tmp_path):
+    data = (RandomClips(), RandomClips(seed=1))
+    straight, _ = train(_cfg(tmp_path / "a", epochs=3), data=data)
+    train(_cfg(tmp_path / "b", epochs=1), data=data)
+    resumed, history = train(_cfg(tmp_path / "b", epochs=3), data=data, resume=True)
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert _step_losses(tmp_path / "a") == _step_losses(tmp_path / "b")
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(_cfg(tmp_path / "c"), data=data, resume=True)
+
+
+def test_loop_rejects_unusable_data(tmp_path):
+    one_class = RandomClips(n=2)
+    one_class.live = [True, True]
+    with pytest.raises(ValueError, match="dev split .* needs live and attack"):
+        train(_cfg(tmp_path), data=(RandomClips(), one_class))
+
+
+def _ddp_worker(rank: int, port: int, out: str):
+    import os
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    model, _ = train(_cfg(Path(out), epochs=1, batch_size=4), data=(RandomClips(n=8), RandomClips(seed=1)))
+    torch.save(model.state_dict(), Path(out) / f"rank{rank}.pt")
+
+
+def test_ddp_gloo_two_processes_agree(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(port, str(tmp_path)), nprocs=2)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    start = EulerNet("tiny", size=SIZE).state_dict()
+    assert any(not torch.equal(a[k], start[k]) for k in a if a[k].is_floating_point())
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert (tmp_path / "t" / "last.pt").is_file() and len(_step_losses(tmp_path)) == 2  # 8 clips / (2 x 2)
+
+
+def test_cli_trains_from_a_recipe(video_set, tmp_path, capsys):
+    recipe = _recipe(tmp_path, f"name: cli\nout: {tmp_path}\nmodel: {{size: {SIZE}}}\n"
+                               f"data: {{path: {video_set[2]}}}\nepochs: 1\nbatch_size: 2\ndevice: cpu\n")
+    assert cli_main(["train", str(recipe), "--set", "label=mask", "lr=1e-3"]) == 0
+    ckpt = torch.load(tmp_path / "cli" / "best.pt", weights_only=True)
+    assert ckpt["config"]["label"] == "mask" and ckpt["config"]["recipe"]["lr"] == 1e-3
+    assert cli_main(["train", str(recipe), "--set", "epochs=0"]) == 2
+    assert "epochs=0 is invalid" in capsys.readouterr().err
