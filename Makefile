@@ -23,9 +23,10 @@ build: $(STAMP)
 	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
 
 demo: setup
-	$(PY) benchmarks/bench_gate.py
+	$(VENV)/bin/fasstream demo
 
-bench: demo
+bench: setup
+	$(PY) benchmarks/bench_gate.py
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -43,9 +43,11 @@ def _wheel_cuda_includes() -> list[str]:
 
 def extension():
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
-    cxx = ["-O3"]
+    # at::parallel_for is an OpenMP loop in the headers: without -fopenmp the CPU kernels run on one thread
+    cxx = ["-O3", "-fopenmp"]
+    link = ["-fopenmp"]
     if not _with_cuda():
-        return CppExtension("fasstream._C", sources, extra_compile_args={"cxx": cxx})
+        return CppExtension("fasstream._C", sources, extra_compile_args={"cxx": cxx}, extra_link_args=link)
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
         os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0"
     nvcc = ["-O3", "--use_fast_math", "-lineinfo", "--threads", "2"]
@@ -55,6 +57,7 @@ def extension():
         include_dirs=_wheel_cuda_includes(),
         define_macros=[("WITH_CUDA", None)],
         extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+        extra_link_args=link,
     )
 
 

@@ -118,8 +118,6 @@ def main(argv=None):
     scale = args.scale or (1.0 if gpu else 0.5)
     shapes = [(batch, args.time, C, int(H * scale), int(W * scale)) for C, H, W in LEVELS]
     candidates = {"op": diirf_gate, "eager": reference.diirf_gate}
-    if not args.no_compile:
-        candidates["compile"] = torch.compile(reference.diirf_gate, fullgraph=True, dynamic=False)
     bandwidth = copy_bandwidth(args.device, args.reps)
     device_name = torch.cuda.get_device_name(0) if gpu else f"{platform.processor() or platform.machine()} CPU"
     print(f"device {device_name}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
@@ -127,6 +125,9 @@ def main(argv=None):
     rows = []
     for dtype in [getattr(torch, d) for d in args.dtypes.split(",")]:
         for shape in shapes:
+            if not args.no_compile:  # a fresh compile per case: shapes and grad modes would hit the recompile limit
+                torch._dynamo.reset()
+                candidates["compile"] = torch.compile(reference.diirf_gate, fullgraph=True, dynamic=False)
             rows.append(bench_case(shape, dtype, args.device, bandwidth, args.reps, candidates))
             print(f"  done {dtype} {shape}", flush=True)
     print_table(rows)

@@ -38,7 +38,7 @@ at::Tensor reduce_coeff_partials(const at::Tensor& partials, const at::Tensor& c
 // Backend kernels. `out` has feat's shape (gate) or x's shape (filter). The backward writes
 // grad_feat (gate mode only), grad_x and the coefficient-gradient partials.
 struct CpuKernels {
-  static constexpr int64_t kBlock = 4096;
+  static constexpr int64_t kBlock = 1024;
   static void forward(const Problem& p, at::Tensor& out);
   static void backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x,
                        at::Tensor& partials);

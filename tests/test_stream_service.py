@@ -26,7 +26,7 @@ from fasstream.data import synthetic
 from fasstream.data.video import read_video, sample_clips, write_video
 from fasstream.model import EulerNet
 from fasstream.stream import protocol
-from fasstream.stream.batcher import DynamicBatcher, load_checkpoint
+from fasstream.stream.batcher import DynamicBatcher, load_model
 from fasstream.stream.broker import LocalBroker, free_port
 from fasstream.stream.chunker import remux, split
 from fasstream.stream.client import session_chunks
@@ -77,7 +77,7 @@ def model(tmp_path_factory, videos, cropper):
     ckpt = {"model": net.state_dict(), "config": {**net.config, "crop_scale": 1.3}, "threshold": 0.5,
             "metrics": {}, "version": "test"}
     torch.save(ckpt, path)
-    batcher = DynamicBatcher(load_checkpoint(path, "cpu"), lambda *a: None)
+    batcher = DynamicBatcher(load_model(path, "cpu"), lambda *a: None)
     batcher.stop()
     offline = {}
     for name in ("live", "print", "replay", "animated"):

@@ -280,6 +280,7 @@ def test_training_decreases_loss_and_writes_checkpoints(tmp_path):
     rebuilt.load_state_dict(ckpt["model"])
     best = torch.load(run / "best.pt", weights_only=True)
     assert best["metrics"]["acer"] == min(h["dev"]["acer"] for h in history)
+    assert best["epoch"] == max(h["epoch"] for h in history if h["dev"]["acer"] == best["metrics"]["acer"])
     with pytest.raises(FileExistsError, match="--resume"):
         train(_cfg(tmp_path), data=(RandomClips(), RandomClips(seed=1)))
 

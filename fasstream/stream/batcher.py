@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from fasstream.model import EulerNet, score
+from fasstream.model.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +32,16 @@ class LoadedModel:
     device: torch.device
 
 
-def load_checkpoint(path, device: str = "auto") -> LoadedModel:
-    """Load a training checkpoint (docs/CONTRACTS.md) for inference; errors name the file and the fix."""
+def load_model(path, device: str = "auto") -> LoadedModel:
+    """Load a checkpoint (fasstream.model.checkpoint) for serving; errors name the file and the fix."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint {path} not found; train one with `fasstream train` "
-                                "or pass --model pipelines/models/tiny.pt")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        "cpu" if device == "auto" else device)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    missing = [k for k in ("model", "config", "threshold", "version") if k not in ckpt]
-    if missing:
-        raise ValueError(f"checkpoint {path} lacks {', '.join(missing)}; save it with fasstream.train "
-                         "(model, config, threshold, metrics, version)")
-    model = EulerNet.from_config(ckpt["config"])
-    model.load_state_dict(ckpt["model"])
+    model, meta = load_checkpoint(path, dev)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return LoadedModel(model=model.to(dev).eval(), threshold=float(ckpt["threshold"]),
-                       version=f"{ckpt['version']}+{digest}", crop_scale=float(ckpt["config"].get("crop_scale", 1.3)),
-                       device=dev)
+    return LoadedModel(model=model, threshold=float(meta["threshold"]),
+                       version=f"{meta.get('version', 'unversioned')}+{digest}",
+                       crop_scale=float(meta["config"].get("crop_scale", 1.3)), device=dev)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from fasstream.stream import protocol
-from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_checkpoint
+from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_model
 from fasstream.stream.claimcheck import fetch
 from fasstream.stream.config import ServeConfig
 from fasstream.stream.crop import FaceCropper
@@ -79,7 +79,7 @@ class Worker:
     def __init__(self, cfg: ServeConfig, loaded: LoadedModel | None = None, cropper: FaceCropper | None = None):
         self.cfg = cfg
         self.worker_id = cfg.worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.loaded = loaded or load_checkpoint(cfg.model, cfg.batch.device)
+        self.loaded = loaded or load_model(cfg.model, cfg.batch.device)
         self.cropper = cropper or FaceCropper(self.loaded.model.size, self.loaded.crop_scale)
         lim = cfg.limits
         self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,

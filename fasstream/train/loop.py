@@ -3,8 +3,8 @@
 Runs in one process, or in one process per device under ``torchrun`` (WORLD_SIZE > 1: DDP, nccl
 on CUDA, gloo on CPU; ``batch_size`` is split over the processes). Rank 0 scores dev and writes
 ``cfg.out_dir``: ``log.jsonl`` (one JSON object per line), ``last.pt`` and ``best.pt`` (lowest dev
-ACER; docs/CONTRACTS.md checkpoint plus optimizer, epoch and RNG states for resuming) and
-``curves.png``. Dev: clip score = mean predicted map, video score = mean over its clips, the
+ACER, ties to the later epoch; docs/CONTRACTS.md checkpoint plus optimizer, epoch and RNG states
+for resuming) and ``curves.png``. Dev: clip score = mean predicted map, video score = mean over its clips, the
 threshold at the dev EER, and APCER (worst species), BPCER, ACER at that threshold.
 """
 from __future__ import annotations
@@ -208,7 +208,7 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
             rng = _rng_state(world)  # after dev scoring, which draws a DataLoader seed
             if rank == 0:
                 record = {"event": "epoch", "epoch": epoch, "loss": (total[0] / total[1]).item(), "dev": metrics,
-                          "best": metrics["acer"] < best, "seconds": round(time.perf_counter() - tic, 3)}
+                          "best": metrics["acer"] <= best, "seconds": round(time.perf_counter() - tic, 3)}
                 best = min(best, metrics["acer"])
                 history.append(record)
                 _log_line(out / "log.jsonl", record)
