@@ -101,7 +101,8 @@ TABLE_I = {  # name: (label, fcam, pyramid)
 def test_table_one_recipes(name):
     cfg = load_config(PIPELINES / f"{name}.yaml")
     assert (cfg.label, cfg.model.fcam, cfg.model.pyramid) == TABLE_I[name]
-    assert (cfg.name, cfg.model.width, cfg.batch_size, cfg.lr) == (name, "tiny", 16, 1e-4)
+    assert (cfg.name, cfg.model.width, cfg.batch_size, cfg.lr) == (name, "tiny", 16, 1e-2)
+    assert load_config(PIPELINES / "base_oulu.yaml").lr == 1e-4  # the paper's setting
 
 
 def test_oulu_recipe():

@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         for result in results(consumer, args.timeout):
             if result["session_id"] in sessions and result["session_id"] not in got:
                 got[result["session_id"]] = result
-                print(f"  {result['session_id']}: {result['status']} {result['decision']} {result['score']}",
+                why = "" if result["status"] == "ok" else f" ({result.get('reason')}: {result.get('message')})"
+                print(f"  {result['session_id']}: {result['status']} {result['decision']} {result['score']}{why}",
                       flush=True)
             if len(got) == len(sessions) or time.monotonic() > deadline:
                 break
