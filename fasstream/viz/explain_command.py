@@ -10,14 +10,13 @@ Each PNG has a JSON of the numbers shown beside it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, VideoError, read_video
+from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, read_video
 from fasstream.labels.maps import crop_frame, face_crop_box
 from fasstream.model.checkpoint import load_checkpoint
 
@@ -155,12 +154,5 @@ def explain_videos(videos: list[Path], models: list[Path], out: Path, device: st
 
 def run(args: argparse.Namespace) -> int:
     """Explain the videos; returns 2 with a message on stderr when an input is unusable."""
-    try:
-        paths = explain_videos(args.videos, args.models, args.out, args.device, args.names,
-                               progress=not args.no_progress)
-    except (VideoError, ValueError, FileNotFoundError) as err:
-        print(f"fasstream explain: error: {err}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(path)
-    return 0
+    return figures.print_outputs("explain", lambda: explain_videos(
+        args.videos, args.models, args.out, args.device, args.names, progress=not args.no_progress))

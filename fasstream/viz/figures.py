@@ -2,10 +2,26 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
+
+from fasstream.data.video import VideoError
+
+
+def print_outputs(command: str, make: Callable[[], Iterable[Path]]) -> int:
+    """Run ``make`` and print the files it wrote; an unusable input prints its reason and returns 2."""
+    try:
+        paths = list(make())
+    except (VideoError, ValueError, FileNotFoundError) as err:
+        print(f"fasstream {command}: error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
 
 
 def grid(rows: int, cols: int, panel: float = 1.9, extra_width: float = 0.0):

@@ -7,14 +7,13 @@ spectrum, before and after. ``magnify.png`` and ``magnify.json`` (the numbers pl
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fasstream.data.video import VideoError, read_video, write_video
+from fasstream.data.video import read_video, write_video
 from fasstream.labels.maps import crop_frame, face_crop_box
 
 from . import figures
@@ -165,12 +164,5 @@ def magnify_videos(videos: list[Path], out: Path, settings: Settings, names: lis
 
 def run(args: argparse.Namespace) -> int:
     """Magnify the videos; returns 2 with a message on stderr when an input is unusable."""
-    try:
-        paths = magnify_videos(args.videos, args.out, settings_from(args), args.names, args.max_frames,
-                               progress=not args.no_progress)
-    except (VideoError, ValueError, FileNotFoundError) as err:
-        print(f"fasstream magnify: error: {err}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(path)
-    return 0
+    return figures.print_outputs("magnify", lambda: magnify_videos(
+        args.videos, args.out, settings_from(args), args.names, args.max_frames, progress=not args.no_progress))
