@@ -14,38 +14,15 @@ import argparse
 import datetime
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from fasstream.ops import diirf_gate, reference
+from timing import kernel_ms
 
 LEVELS = [(64, 128, 128), (128, 64, 64), (256, 32, 32)]  # C, H, W after the 256x256 stem
 COEFFS = [0.5, 0.3, 0.2, -0.4, 0.1]
-
-
-def timer(fn, device: str, reps: int, warmup: int = 3) -> float:
-    """Median wall time of ``fn()`` in milliseconds."""
-    if device == "cuda":
-        try:
-            from triton.testing import do_bench
-            return do_bench(fn, warmup=50, rep=200, return_mode="median")
-        except ImportError:
-            pass
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def copy_bandwidth(device: str, reps: int) -> float:
@@ -53,8 +30,22 @@ def copy_bandwidth(device: str, reps: int) -> float:
     n = (512 if device == "cuda" else 64) * 1024 * 1024
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)
-    ms = timer(lambda: dst.copy_(src), device, reps)
+    ms = kernel_ms(lambda: dst.copy_(src), device, reps)
     return 2 * n * 4 / (ms * 1e-3)
+
+
+def graphed(fn):
+    """``fn`` captured in a CUDA graph; its replay times the kernels without Python and launch overhead."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
 
 
 def fwd_bwd(fn, feat, logits, coeffs, grad):
@@ -73,23 +64,31 @@ def bench_case(shape, dtype, device, bandwidth, reps, candidates):
     fwd_bytes, bwd_bytes = (2 * C + 1) * n * esz, (3 * C + 2) * n * esz
     row = {"shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
            "floor_fwd_ms": fwd_bytes / bandwidth * 1e3, "floor_fwdbwd_ms": (fwd_bytes + bwd_bytes) / bandwidth * 1e3}
+    dst = torch.empty_like(feat, requires_grad=False)
+    row["copy_fwd_ms"] = kernel_ms(lambda: dst.copy_(feat.detach()), device, reps)  # feat in, out: the bytes, one pass
     expected = reference.diirf_gate(feat.detach().double(), logits.detach().double(), coeffs.detach().double())
     for name, fn in candidates.items():
         with torch.no_grad():
             out = fn(feat, logits, coeffs)
             row[f"{name}_relerr"] = ((out.double() - expected).norm() / expected.norm()).item()
-            row[f"{name}_fwd_ms"] = timer(lambda: fn(feat, logits, coeffs), device, reps)
-        row[f"{name}_fwdbwd_ms"] = timer(lambda: fwd_bwd(fn, feat, logits, coeffs, grad), device, reps)
+            row[f"{name}_fwd_ms"] = kernel_ms(lambda: fn(feat, logits, coeffs), device, reps)
+        row[f"{name}_fwdbwd_ms"] = kernel_ms(lambda: fwd_bwd(fn, feat, logits, coeffs, grad), device, reps)
+    if device == "cuda":
+        with torch.no_grad():
+            row["graph_fwd_ms"] = kernel_ms(graphed(lambda: diirf_gate(feat, logits, coeffs)), device, reps)
+        row["graph_fwdbwd_ms"] = kernel_ms(graphed(lambda: fwd_bwd(diirf_gate, feat, logits, coeffs, grad)), device, reps)
     return row
 
 
 def print_table(rows):
-    cols = ["op_fwd", "eager_fwd", "compile_fwd", "floor_fwd", "op_fwdbwd", "eager_fwdbwd", "compile_fwdbwd",
-            "floor_fwdbwd"]
+    cols = ["op_fwd", "graph_fwd", "eager_fwd", "compile_fwd", "copy_fwd", "floor_fwd", "op_fwdbwd", "graph_fwdbwd",
+            "eager_fwdbwd", "compile_fwdbwd", "floor_fwdbwd"]
     print(f"{'dtype':9s} {'B x T x C x H x W':20s} " + " ".join(f"{c:>14s}" for c in cols) + "   (ms)")
     for r in rows:
         cells = [r.get(f"{c}_ms", float("nan")) for c in cols]
         print(f"{r['dtype']:9s} {'x'.join(map(str, r['shape'])):20s} " + " ".join(f"{v:14.3f}" for v in cells))
+    print("graph: the op captured in a CUDA graph (kernel time without Python and launch overhead); "
+          "copy: feat.copy_() of the same size, one pass over the forward's bytes")
     print("\nratios (>1: the op is faster; op/floor: 1 is the bandwidth limit)")
     print(f"{'dtype':9s} {'shape':20s} {'eager/op fwd':>13s} {'compile/op fwd':>15s} {'op/floor fwd':>13s} "
           f"{'eager/op f+b':>13s} {'compile/op f+b':>15s} {'op/floor f+b':>13s}")
@@ -99,6 +98,11 @@ def print_table(rows):
               f"{f('compile_fwd', 'op_fwd'):15.2f} {f('op_fwd', 'floor_fwd'):13.2f} "
               f"{f('eager_fwdbwd', 'op_fwdbwd'):13.2f} {f('compile_fwdbwd', 'op_fwdbwd'):15.2f} "
               f"{f('op_fwdbwd', 'floor_fwdbwd'):13.2f}")
+    if any("graph_fwd_ms" in r for r in rows):
+        print(f"\n{'dtype':9s} {'shape':20s} {'copy/floor fwd':>15s} {'graph/floor fwd':>16s} {'graph/floor f+b':>16s}")
+        for r in rows:
+            print(f"{r['dtype']:9s} {'x'.join(map(str, r['shape'])):20s} {r['copy_fwd_ms'] / r['floor_fwd_ms']:15.2f} "
+                  f"{r['graph_fwd_ms'] / r['floor_fwd_ms']:16.2f} {r['graph_fwdbwd_ms'] / r['floor_fwdbwd_ms']:16.2f}")
 
 
 def main(argv=None):

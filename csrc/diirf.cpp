@@ -92,9 +92,10 @@ void check_grad(const at::Tensor& grad, const at::Tensor& like, const char* op, 
 }
 
 at::Tensor reduce_coeff_partials(const at::Tensor& partials, const at::Tensor& coeffs) {
-  at::Tensor per_row = partials.sum(at::IntArrayRef{0, 2});  // (L, 5)
-  if (coeffs.dim() == 1 || coeffs.size(0) == 1) per_row = per_row.sum(0).view(coeffs.sizes());
-  return per_row.to(coeffs.scalar_type());
+  const bool shared = coeffs.dim() == 1 || coeffs.size(0) == 1;
+  at::Tensor sum = shared ? partials.sum(at::IntArrayRef{0, 1, 2}).view(coeffs.sizes())  // (5,) or (1, 5)
+                          : partials.sum(at::IntArrayRef{0, 2});                       // (L, 5)
+  return sum.to(coeffs.scalar_type());
 }
 
 TORCH_LIBRARY(fasstream, m) {

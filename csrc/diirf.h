@@ -23,8 +23,7 @@ struct Problem {
   bool shared_coeffs() const { return coeffs.size(0) == 1; }
 };
 
-// Number of pixels one CPU task or one CUDA block handles; the coefficient-gradient
-// partials have shape (B, L, pixel_blocks(HW, block), 5).
+// Number of blocks of `block` pixels that cover HW pixels.
 inline int64_t pixel_blocks(int64_t HW, int64_t block) { return (HW + block - 1) / block; }
 
 Problem make_gate_problem(const at::Tensor& feat, const at::Tensor& logits, const at::Tensor& coeffs,
@@ -35,21 +34,22 @@ void check_grad(const at::Tensor& grad, const at::Tensor& like, const char* op, 
 // Sums per-block coefficient-gradient partials (B, L, nblocks, 5) into coeffs' shape and dtype.
 at::Tensor reduce_coeff_partials(const at::Tensor& partials, const at::Tensor& coeffs);
 
-// Backend kernels. `out` has feat's shape (gate) or x's shape (filter). The backward writes
-// grad_feat (gate mode only), grad_x and the coefficient-gradient partials.
+// Backend kernels, called with at least one element. `out` has feat's shape (gate) or x's shape
+// (filter). The backward writes grad_feat (gate mode only) and grad_x, and returns the
+// coefficient-gradient partials (B, L, n, 5): one row per block of pixels, in a fixed order.
 struct CpuKernels {
-  static constexpr int64_t kBlock = 1024;
+  static constexpr int64_t kBlock = 1024;  // pixels per task
   static void forward(const Problem& p, at::Tensor& out);
-  static void backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x,
-                       at::Tensor& partials);
+  static at::Tensor backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x);
 };
 
 struct CudaKernels {
-  static constexpr int64_t kBlock = 256;
   static void forward(const Problem& p, at::Tensor& out);
-  static void backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x,
-                       at::Tensor& partials);
+  static at::Tensor backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x);
 };
+
+// Partials of an empty problem: they sum to zero gradients.
+inline at::Tensor no_partials(const Problem& p) { return at::zeros({p.B, p.L, 0, 5}, p.coeffs.options()); }
 
 // The op bodies, shared by every backend: check, allocate, launch, reduce.
 template <class Backend>
@@ -68,8 +68,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gate_backward(const at::Tensor& g
   at::Tensor grad = grad_out.to(p.feat.scalar_type()).contiguous();
   at::Tensor grad_feat = at::empty_like(p.feat);
   at::Tensor grad_x = at::empty_like(p.x);
-  at::Tensor partials = at::zeros({p.B, p.L, pixel_blocks(p.HW, Backend::kBlock), 5}, p.coeffs.options());
-  if (p.x.numel() > 0) Backend::backward(p, grad, grad_feat, grad_x, partials);
+  at::Tensor partials = p.x.numel() > 0 ? Backend::backward(p, grad, grad_feat, grad_x) : no_partials(p);
   return {grad_feat.view(feat.sizes()), grad_x.view(logits.sizes()).to(logits.scalar_type()),
           reduce_coeff_partials(partials, coeffs)};
 }
@@ -90,8 +89,7 @@ std::tuple<at::Tensor, at::Tensor> filter_backward(const at::Tensor& grad_y, con
   at::Tensor grad = grad_y.to(p.x.scalar_type()).contiguous();
   at::Tensor grad_feat;  // no features in filter mode
   at::Tensor grad_x = at::empty_like(p.x);
-  at::Tensor partials = at::zeros({p.B, p.L, pixel_blocks(p.HW, Backend::kBlock), 5}, p.coeffs.options());
-  if (p.x.numel() > 0) Backend::backward(p, grad, grad_feat, grad_x, partials);
+  at::Tensor partials = p.x.numel() > 0 ? Backend::backward(p, grad, grad_feat, grad_x) : no_partials(p);
   return {grad_x.view(x.sizes()), reduce_coeff_partials(partials, coeffs)};
 }
 

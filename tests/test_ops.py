@@ -54,7 +54,7 @@ def gate_case(device, dtype, B, T, C, H, W, per_channel, coeffs):
 def check_gate_against_reference(feat, logits, coeffs):
     """Forward and every gradient of the op against the float64 reference on the same (rounded) inputs."""
     dtype = feat.dtype
-    leaves = [t.detach().clone().requires_grad_() for t in (feat, logits, coeffs)]
+    leaves = [t.detach().requires_grad_() for t in (feat, logits, coeffs)]  # keeps storage offsets
     out = diirf_gate(*leaves)
     assert out.dtype == dtype and out.shape == feat.shape
     refs = [t.detach().double().requires_grad_() for t in (feat, logits, coeffs)]
@@ -104,6 +104,22 @@ def test_many_pixel_blocks(device, per_channel):
     """More pixels than one CPU task or CUDA block holds, with a partial last block."""
     coeffs = torch.tensor([[0.7, -0.2, 0.4, -1.2, 0.5], [0.3, 0.3, 0.3, 0.5, 0.2]], dtype=torch.float64)
     check_gate_against_reference(*gate_case(device, torch.float64, 2, 3, 2, 67, 71, per_channel, coeffs))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), B=st.integers(1, 2), T=st.integers(1, 6), C=st.integers(1, 100), H=st.integers(1, 40),
+       W=st.sampled_from([1, 3, 8, 16, 40]), misaligned=st.booleans(),
+       dtype=st.sampled_from([torch.float32, torch.float64, torch.bfloat16, torch.float16]))
+def test_gate_wide_channels_and_vector_layouts(device, data, B, T, C, H, W, misaligned, dtype):
+    """Many channels per logit pixel (several CUDA channel blocks, a partial last slice), rows that
+    allow 16-byte vectors or not, and inputs that start off a 16-byte boundary."""
+    coeffs = data.draw(filters(1))
+    feat, logits, coeffs = gate_case(device, dtype, B, T, C, H, W, False, coeffs)
+    if misaligned:  # the same values one element into a larger buffer
+        feat = torch.cat([feat.new_zeros(1), feat.flatten()])[1:].view(feat.shape)
+        logits = torch.cat([logits.new_zeros(1), logits.flatten()])[1:].view(logits.shape)
+    check_gate_against_reference(feat, logits, coeffs)
 
 
 def test_impulse_response_follows_eqs_1_to_3():
@@ -290,6 +306,21 @@ def test_cuda_eulernet_level_shape(dtype):
     """One EulerNet level at full size on the GPU, against the CPU kernel in float64."""
     coeffs = torch.tensor([[0.5, 0.3, 0.2, -0.4, 0.1]], dtype=torch.float64)
     check_gate_against_reference(*gate_case("cuda", dtype, 2, 4, 64, 128, 128, False, coeffs))
+
+
+def test_extension_shares_the_c_plus_plus_runtime():
+    """The op library must load libstdc++ dynamically, like torch: a copy linked in statically
+    (some toolchains' g++ wrappers do this) turns every error the op raises into a segfault."""
+    import shutil
+
+    import fasstream._C as ext
+
+    if shutil.which("ldd") is None:
+        pytest.skip("ldd not available")
+    libs = subprocess.run(["ldd", ext.__file__], capture_output=True, text=True, check=True).stdout
+    assert "libstdc++" in libs, (
+        f"{ext.__file__} does not load libstdc++.so dynamically; it was built by a compiler that links it "
+        "statically. Fix: rebuild with the system compiler, e.g. CC=/usr/bin/gcc CXX=/usr/bin/g++ make build.")
 
 
 def test_import_needs_only_torch_and_numpy():

@@ -93,17 +93,17 @@ void forward_kernel(const Problem& p, at::Tensor& out) {
 // then a reverse pass for the adjoint g[n] = dL/dy[n] - a1 g[n+1] - a2 g[n+2], which gives
 // dL/dx[n] = b0 g[n] + b1 g[n+1] + b2 g[n+2], dL/db_k = sum g[n] x[n-k], dL/da_k = -sum g[n] y[n-k].
 template <typename scalar_t>
-void backward_kernel(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x,
-                     at::Tensor& partials) {
+at::Tensor backward_kernel(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x) {
   using acc_t = at::opmath_type<scalar_t>;
   const scalar_t* x = p.x.const_data_ptr<scalar_t>();
   const scalar_t* feat = p.gate ? p.feat.const_data_ptr<scalar_t>() : nullptr;
   const scalar_t* go = grad.const_data_ptr<scalar_t>();
   scalar_t* gf = p.gate ? grad_feat.mutable_data_ptr<scalar_t>() : nullptr;
   scalar_t* gx = grad_x.mutable_data_ptr<scalar_t>();
-  acc_t* part = partials.mutable_data_ptr<acc_t>();
   const acc_t* coeffs = p.coeffs.const_data_ptr<acc_t>();
   const int64_t G = p.groups(), T = p.T, K = CpuKernels::kBlock;
+  at::Tensor partials = at::empty({p.B, p.L, pixel_blocks(p.HW, K), 5}, p.coeffs.options());  // one row a task
+  acc_t* part = partials.mutable_data_ptr<acc_t>();
   const int64_t ntasks = p.B * p.L * pixel_blocks(p.HW, K);
   at::parallel_for(0, ntasks, 1, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> ys(T * K), gys(T * K), buf(5 * K);
@@ -179,6 +179,7 @@ void backward_kernel(const Problem& p, const at::Tensor& grad, at::Tensor& grad_
       out[0] = db0, out[1] = db1, out[2] = db2, out[3] = da1, out[4] = da2;
     }
   });
+  return partials;
 }
 
 }  // namespace
@@ -188,10 +189,10 @@ void CpuKernels::forward(const Problem& p, at::Tensor& out) {
                                   [&] { forward_kernel<scalar_t>(p, out); });
 }
 
-void CpuKernels::backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat, at::Tensor& grad_x,
-                          at::Tensor& partials) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.x.scalar_type(), "diirf_backward_cpu",
-                                  [&] { backward_kernel<scalar_t>(p, grad, grad_feat, grad_x, partials); });
+at::Tensor CpuKernels::backward(const Problem& p, const at::Tensor& grad, at::Tensor& grad_feat,
+                                at::Tensor& grad_x) {
+  return AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.x.scalar_type(), "diirf_backward_cpu",
+                                         [&] { return backward_kernel<scalar_t>(p, grad, grad_feat, grad_x); });
 }
 
 TORCH_LIBRARY_IMPL(fasstream, CPU, m) {
