@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fasstream.data import faces
-from fasstream.data.oulu import ProtocolError, oulu_records, parse_video_id, protocol_file
+from fasstream.data.oulu import ProtocolError, oulu_records, oulu_videos, parse_video_id, protocol_file
 from fasstream.data.records import VideoRecord, read_layout_csv, write_layout_csv
 from fasstream.data.synthetic import SPECIES, generate_dataset
 from fasstream.data.video import VideoError, clip_starts, read_video, sample_clips, write_video
@@ -124,7 +124,7 @@ def test_layout_csv_validation(tmp_path, text, message):
 
 @pytest.fixture
 def oulu_root(tmp_path):
-    """A miniature OULU-NPU tree: P1 and P3 fold 2 lists, tiny videos, one listed video missing."""
+    """A miniature OULU-NPU tree: P1 and P3 fold 2 lists, tiny videos (one with landmarks), one listed video missing."""
     tiny = np.zeros((2, 16, 16, 3), np.uint8)
     lists = {
         "Protocol_1/Train.txt": ["+1,1_1_01_1", "-1,1_1_01_2", "-1,1_1_01_3", "-2,1_1_01_4", "-2,1_1_01_5",
@@ -141,25 +141,45 @@ def oulu_root(tmp_path):
         for video_id in ids:  # one as .mp4 to check the fallback from .avi
             suffix = ".mp4" if video_id == "1_1_01_3" else ".avi"
             write_video(tmp_path / f"{split}_files" / f"{video_id}{suffix}", tiny, 25, codec="mpeg4")
+    np.save(tmp_path / "Train_files" / "1_1_01_1.npy", np.zeros((2, 68, 2), np.float32))
     return tmp_path
 
 
 def test_oulu_protocol_1(oulu_root, caplog):
     with caplog.at_level(logging.WARNING, logger="fasstream.data.oulu"):
         records = oulu_records(oulu_root, 1, split="train")
-    assert [r.video_id for r in records] == ["1_1_01_1", "1_1_01_2", "1_1_01_3", "1_1_01_4", "1_1_01_5"]
+    # the key of the label cache: the path under the root without suffix, as a CSV at the root gives
+    assert [r.video_id for r in records] == [f"Train_files/1_1_01_{a}" for a in range(1, 6)]
     assert [r.species for r in records] == ["live", "print", "print", "display", "display"]
     assert [r.live for r in records] == [True, False, False, False, False]
     assert {r.subject for r in records} == {"01"} and {r.split for r in records} == {"train"}
     assert records[2].path.suffix == ".mp4" and records[0].path.suffix == ".avi"
+    assert records[0].landmarks == oulu_root / "Train_files" / "1_1_01_1.npy"  # the .npy beside the video
+    assert [r.landmarks for r in records[1:]] == [None] * 4
     assert read_video(records[0].path)[0].shape == (2, 16, 16, 3)
-    assert "2_1_02_1" in caplog.text and "1 of 6" in caplog.text  # the missing video is reported
+    # the missing video is reported with its list line and the fix
+    assert "1 of 6 videos listed in" in caplog.text and "Train.txt are not in" in caplog.text
+    assert "(line 6 2_1_02_1); put <video_id>.avi or .mp4 there, or delete those lines" in caplog.text
+
+
+def test_oulu_videos_of_every_folder(oulu_root, caplog):
+    (oulu_root / "Dev_files" / "1_3_21_1.mp4").write_bytes(b"")  # .avi is taken before .mp4, as for lists
+    (oulu_root / "Dev_files" / "notes.avi").write_bytes(b"")
+    (oulu_root / "Test_files").mkdir()
+    with caplog.at_level(logging.WARNING, logger="fasstream.data.oulu"):
+        records = oulu_videos(oulu_root)
+    assert [(r.video_id, r.split, r.path.suffix) for r in records] == [
+        *((f"Train_files/1_1_01_{a}", "train", ".mp4" if a == 3 else ".avi") for a in range(1, 6)),
+        ("Dev_files/1_3_21_1", "dev", ".avi"), ("Dev_files/1_3_21_5", "dev", ".avi")]
+    assert "notes" in caplog.text and "not an OULU-NPU video id" in caplog.text
+    with pytest.raises(FileNotFoundError, match="no OULU-NPU video"):
+        oulu_videos(oulu_root / "Protocols")
 
 
 def test_oulu_protocol_3_fold(oulu_root):
     records = oulu_records(oulu_root, 3, fold=2, split="dev")
-    assert [(r.video_id, r.species, r.subject) for r in records] == [("1_3_21_1", "live", "21"),
-                                                                      ("1_3_21_5", "display", "21")]
+    assert [(r.video_id, r.species, r.subject) for r in records] == [("Dev_files/1_3_21_1", "live", "21"),
+                                                                      ("Dev_files/1_3_21_5", "display", "21")]
     assert protocol_file(oulu_root, 4, "test", fold=6).name == "Test_6.txt"
 
 
@@ -180,13 +200,14 @@ def test_oulu_missing_and_malformed_lists(oulu_root):
         oulu_records(oulu_root, 1, split="test")
     listing = oulu_root / "Protocols" / "Protocol_2" / "Dev.txt"
     listing.parent.mkdir()
-    for line, message in [("+1;1_1_01_1", "Dev.txt:2: expected 'label,video_id'"),
+    for line, message in [("+1;1_1_01_1", "Dev.txt:2: expected 'label,video_id'.*fix or delete the line"),
                           ("+1,1_1_1_1", "Dev.txt:2: .*not an OULU-NPU video id"),
-                          ("+1,1_1_01_2", "Dev.txt:2: label \\+1 contradicts access digit 2")]:
+                          ("+1,1_1_01_2", "Dev.txt:2: label \\+1 contradicts access digit 2.*fix the sign"),
+                          ("-1,1_1_01_2", "Dev.txt:2: 1_1_01_2 is already listed at line 1")]:
         listing.write_text(f"-1,1_1_01_2\n{line}\n")
         with pytest.raises(ProtocolError, match=message):
             oulu_records(oulu_root, 2, split="dev")
-    listing.write_text("+1,1_1_30_1\n")
+    listing.write_text("\ufeff+1,1_1_30_1\r\n")  # a byte-order mark and CRLF line ends are read
     with pytest.raises(FileNotFoundError, match="Dev_files"):
         oulu_records(oulu_root, 2, split="dev")
 

@@ -104,3 +104,21 @@ def test_eval_writes_report_with_dev_threshold(dataset, tmp_path, capsys):
     for png in ("roc.png", "det.png", "hist_dev.png", "hist_test.png"):
         assert (report / png).stat().st_size > 1000
     assert "ACER" in capsys.readouterr().out
+
+
+def test_scores_from_the_label_cache_match_the_landmark_files(dataset, tmp_path, capsys):
+    from fasstream.labels.cache import cached_landmarks, label_records
+
+    out, records = dataset
+    model = _checkpoint(tmp_path / "m.pt")
+    summary = label_records(records[:1], tmp_path / "cache", labels=("position",), detector="precomputed",
+                            progress=False)
+    assert summary.labelled == [records[0].video_id]
+    scorer = VideoScorer(model, 0.5)
+    assert scorer.score_file(records[0].path, cached_landmarks(tmp_path / "cache", records[0].video_id)) == \
+        scorer.score_file(records[0].path)
+    with pytest.raises(ValueError, match="expected \\("):
+        scorer.score_file(records[0].path, np.zeros((3, 68, 2), np.float32))
+    assert main(["eval", "--model", str(tmp_path / "m.pt"), "--data", str(out / "dataset.csv"),
+                 "--cache", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere is not a folder" in capsys.readouterr().err

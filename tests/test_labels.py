@@ -303,3 +303,17 @@ def test_label_command_caches_good_videos_and_skips_bad(tmp_path, dlib_detector,
     assert cli_main(["label", str(tmp_path / "dataset.csv"), "--cache", str(cache), "--no-progress",
                      "--labels", "position"]) == 0
     assert "already cached 2" in capsys.readouterr().out
+
+
+def test_label_command_input_errors(tmp_path, capsys):
+    assert cli_main(["label", str(tmp_path / "missing.csv")]) == 2
+    assert "layout CSV" in capsys.readouterr().err
+    assert cli_main(["label", "--oulu", str(tmp_path)]) == 2
+    assert "no OULU-NPU video" in capsys.readouterr().err and not (tmp_path / "labels").exists()
+    (tmp_path / "Train_files").mkdir()
+    write_video(tmp_path / "Train_files" / "1_1_01_1.avi", np.zeros((2, 16, 16, 3), np.uint8), fps=10)
+    assert cli_main(["label", "--oulu", str(tmp_path), "--landmarks", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "--landmarks" in err and "nowhere is not a folder" in err
+    with pytest.raises(SystemExit):
+        cli_main(["label", str(tmp_path / "d.csv"), "--oulu", str(tmp_path)])  # one source only

@@ -336,3 +336,5 @@ def test_cli_trains_from_a_recipe(video_set, tmp_path, capsys):
     assert ckpt["config"]["label"] == "mask" and ckpt["config"]["recipe"]["lr"] == 1e-3
     assert cli_main(["train", str(recipe), "--set", "epochs=0"]) == 2
     assert "epochs=0 is invalid" in capsys.readouterr().err
+    assert cli_main(["train", str(recipe), "--set", f"data.path={tmp_path / 'none.csv'}", "name=none"]) == 2
+    assert "none.csv does not exist" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
 
 Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
-(paper §IV.A). Landmarks come from a ``.npy`` file (N, 68, 2) beside the video when there is one
-(the synthetic generator writes them), else from a landmark detector (dlib by default).
+(paper §IV.A). Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else
+come from a ``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator
+writes them), else from a landmark detector (dlib by default).
 """
 from __future__ import annotations
 
@@ -46,14 +47,17 @@ class VideoScorer:
         """A scorer with the threshold and crop scale stored in a checkpoint (see load_checkpoint)."""
         return cls(model, meta["threshold"], meta["config"].get("crop_scale", 1.3), **kwargs)
 
-    def landmarks(self, frames: np.ndarray, path: Path, landmarks: Path | None = None) -> np.ndarray:
-        """(N, 68, 2) landmarks: from ``landmarks``, else ``path`` with suffix .npy, else the detector."""
-        sidecar = landmarks or path.with_suffix(".npy")
-        if sidecar.is_file():
-            points = np.load(sidecar)
+    def landmarks(self, frames: np.ndarray, path: Path, landmarks: Path | np.ndarray | None = None) -> np.ndarray:
+        """(N, 68, 2) landmarks: ``landmarks`` (an array or a .npy file), else ``path``'s .npy, else the detector."""
+        if isinstance(landmarks, np.ndarray):
+            points, source = landmarks, "given as an array"
+        else:
+            source = landmarks or path.with_suffix(".npy")
+            points = np.load(source) if source.is_file() else None
+        if points is not None:
             if points.shape != (len(frames), 68, 2):
-                raise ValueError(f"landmarks {sidecar} have shape {points.shape}; expected ({len(frames)}, 68, 2) "
-                                 "for this video. Fix: regenerate them for this video or delete the file.")
+                raise ValueError(f"landmarks ({source}) have shape {points.shape}; expected ({len(frames)}, 68, 2) "
+                                 f"for {path}. Fix: regenerate them for this video (or relabel it).")
             return points
         if self.detector is None:
             from fasstream.labels.landmarks import DlibLandmarks
@@ -74,8 +78,10 @@ class VideoScorer:
             out.append(score(self.model(batch)).float().cpu())
         return torch.cat(out).numpy()
 
-    def score_file(self, path: str | Path, landmarks: Path | None = None) -> VideoScore:
-        """Score one video file. Raises VideoError (unreadable) or ValueError (too short, no face)."""
+    def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None) -> VideoScore:
+        """Score one video file (landmarks as in :meth:`landmarks`).
+
+        Raises VideoError (unreadable) or ValueError (too short, no face, landmarks of another length)."""
         path = Path(path)
         frames, _ = read_video(path)
         scores = self.clip_scores(frames, self.landmarks(frames, path, landmarks))

@@ -8,8 +8,10 @@
 - one (N, size, size) float32 array per label name (``position``, ``mask``, ``depth``);
 - ``live``, ``fps``, ``size``, ``scale`` and ``detector`` (the backend's name).
 
-``video_id`` is the record's (``fasstream.data.records``): the video's path under the CSV's folder
-without its suffix, so ``live/a.mp4`` is cached as ``<cache>/live/a.npz``.
+``video_id`` is the record's: the video's path under the dataset root (the CSV's folder, or the
+OULU-NPU root) without its suffix, so ``live/a.mp4`` is cached as ``<cache>/live/a.npz`` and
+OULU-NPU's ``Train_files/1_1_01_1.avi`` as ``<cache>/Train_files/1_1_01_1.npz``. Training and
+evaluation look videos up by the same key.
 """
 from __future__ import annotations
 
@@ -93,9 +95,17 @@ def load_labels(cache_dir: str | os.PathLike, video_id: str) -> dict[str, np.nda
     """The arrays cached for ``video_id`` (see the module docstring)."""
     path = cache_file(cache_dir, video_id)
     if not path.is_file():
-        raise FileNotFoundError(f"no cached labels for {video_id!r} at {path}; run `fasstream label` on its dataset")
+        raise FileNotFoundError(f"no cached labels for {video_id!r} at {path}; label its dataset into {cache_dir} "
+                                "first (`fasstream label DATASET.csv --cache DIR` or `fasstream label --oulu ROOT "
+                                "--cache DIR`); `fasstream label` lists the videos it skipped and why")
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+def cached_landmarks(cache_dir: str | os.PathLike, video_id: str) -> np.ndarray:
+    """A video's cached (N, 68, 2) landmarks, NaN in frames where no face was found."""
+    labels = load_labels(cache_dir, video_id)
+    return np.where(labels["found"][:, None, None], labels["landmarks"], np.nan).astype(np.float32)
 
 
 def _write_atomic(path: Path, arrays: dict) -> None:
@@ -107,7 +117,7 @@ def _write_atomic(path: Path, arrays: dict) -> None:
 
 
 class _Landmarker:
-    """Per-video landmark source: the CSV's landmark file (for "auto"/"precomputed"), else one live detector."""
+    """Per-video landmark source: a landmark file (for "auto"/"precomputed"), else one live detector."""
 
     def __init__(self, detector: str | LandmarkDetector, landmarks_dir: Path | None, detector_kwargs: dict):
         self.choice = detector
@@ -124,30 +134,37 @@ class _Landmarker:
         if isinstance(self.choice, LandmarkDetector):
             return self.choice.track(frames, record.video_id), self.choice.name
         if self.choice in ("auto", "precomputed"):
-            if self.folder is not None:
+            file = self.folder.file_for(record.video_id) if self.folder is not None else None
+            if file is not None and file.is_file():
                 return self.folder.track(frames, record.video_id), "precomputed"
             if record.landmarks is not None:
                 return PrecomputedLandmarks(record.landmarks).track(frames), "precomputed"
             if self.choice == "precomputed":
-                raise ValueError("no landmarks file: add a landmarks column to the CSV or pass a landmarks folder")
+                raise ValueError(f"no landmarks file ({file or 'no --landmarks folder'}): add a landmarks column to "
+                                 "the CSV, put <name>.npy beside the video, or pass a folder of <video_id>.npy")
         detector = self._live_detector("dlib" if self.choice == "auto" else self.choice)
         return detector.track(frames, record.video_id), detector.name
 
 
-def label_dataset(csv_path: str | os.PathLike, cache_dir: str | os.PathLike, labels: Sequence[str] = tuple(LABELS),
+def label_dataset(csv_path: str | os.PathLike, cache_dir: str | os.PathLike, **kwargs) -> Summary:
+    """Label every video of a generic-layout CSV into ``cache_dir``; see :func:`label_records`."""
+    return label_records(read_layout_csv(csv_path), cache_dir, **kwargs)
+
+
+def label_records(records: Sequence[VideoRecord], cache_dir: str | os.PathLike, labels: Sequence[str] = tuple(LABELS),
                   detector: str | LandmarkDetector = "auto", landmarks_dir: str | os.PathLike | None = None,
                   size: int = 32, scale: float = 1.3, min_found: float = 0.5, overwrite: bool = False,
                   progress: bool | None = None, detector_kwargs: dict | None = None) -> Summary:
-    """Label every video of a dataset CSV into ``cache_dir``; failing videos are skipped and reported.
+    """Label ``records`` into ``cache_dir`` by ``video_id``; failing videos are skipped and reported.
 
-    ``detector`` is a backend name, a ready :class:`LandmarkDetector`, or "auto": the CSV's landmark
-    files (or ``landmarks_dir``) where present, dlib otherwise. Videos already cached are kept
-    unless ``overwrite``. ``progress=None`` shows the bar only on a terminal.
+    ``detector`` is a backend name, a ready :class:`LandmarkDetector`, or "auto": the video's
+    landmark file in ``landmarks_dir`` (``<video_id>.npy``) or the record's, where present, dlib
+    otherwise. Videos already cached are kept unless ``overwrite``. ``progress=None`` shows the
+    bar only on a terminal.
     """
     from tqdm import tqdm
 
     _check_labels(labels)
-    records = read_layout_csv(csv_path)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     source = _Landmarker(detector, Path(landmarks_dir) if landmarks_dir is not None else None, detector_kwargs or {})

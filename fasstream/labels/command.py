@@ -3,21 +3,27 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
-from .cache import label_dataset
+from .cache import label_records
 from .landmarks import DETECTORS
 from .maps import LABELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fasstream label``."""
-    parser.add_argument("csv", type=Path, help="dataset CSV: path,label,species,split[,subject][,landmarks]")
-    parser.add_argument("--cache", type=Path, help="output folder for <video_id>.npz (default: <CSV folder>/labels)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("csv", type=Path, nargs="?", help="dataset CSV: path,label,species,split[,subject][,landmarks]")
+    source.add_argument("--oulu", type=Path, metavar="ROOT",
+                        help="OULU-NPU root: label every video in its {Train,Dev,Test}_files (any protocol)")
+    parser.add_argument("--cache", type=Path,
+                        help="output folder for <video_id>.npz (default: <CSV folder or OULU root>/labels)")
     parser.add_argument("--labels", nargs="+", choices=list(LABELS), default=list(LABELS), help="maps to compute")
     parser.add_argument("--detector", choices=["auto", *DETECTORS], default="auto",
-                        help="landmark source; auto: the CSV's landmark files where given, else dlib")
-    parser.add_argument("--landmarks", type=Path, help="folder of precomputed <video_id>.npy landmark files")
+                        help="landmark source; auto: the video's landmark file where there is one, else dlib")
+    parser.add_argument("--landmarks", type=Path,
+                        help="folder of precomputed <video_id>.npy landmark files (e.g. Train_files/1_1_01_1.npy)")
     parser.add_argument("--size", type=int, default=32, help="side of the label maps")
     parser.add_argument("--scale", type=float, default=1.3, help="crop side / longer side of the landmarks' box")
     parser.add_argument("--min-face", type=float, default=0.5,
@@ -28,13 +34,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every video")
 
 
+def _records(args: argparse.Namespace):
+    if args.oulu:
+        from fasstream.data.oulu import oulu_videos
+        return oulu_videos(args.oulu)
+    from fasstream.data.records import read_layout_csv
+    return read_layout_csv(args.csv)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Label the dataset; returns 1 when videos were to be labelled and none could be."""
+    """Label the dataset; returns 2 for unusable input, 1 when videos were to be labelled and none could be."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cache = args.cache or args.csv.parent / "labels"
+    try:
+        records = _records(args)
+        if args.landmarks is not None and not args.landmarks.is_dir():
+            raise FileNotFoundError(f"--landmarks {args.landmarks} is not a folder; pass the folder of "
+                                    "<video_id>.npy files")
+    except (OSError, ValueError) as err:
+        print(f"fasstream label: {err}", file=sys.stderr)
+        return 2
+    cache = args.cache or (args.oulu or args.csv.parent) / "labels"
     kwargs = {"upsample": args.upsample} if args.detector in ("auto", "dlib") else {}
-    summary = label_dataset(args.csv, cache, labels=args.labels, detector=args.detector,
+    summary = label_records(records, cache, labels=args.labels, detector=args.detector,
                             landmarks_dir=args.landmarks, size=args.size, scale=args.scale, min_found=args.min_face,
                             overwrite=args.overwrite, progress=False if args.no_progress else None,
                             detector_kwargs=kwargs)

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; returns 2 for an unusable recipe."""
+    """Train; returns 2 for an unusable recipe, dataset or run folder."""
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -32,7 +32,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from fasstream.train.loop import train
 
-    _, history = train(cfg, resume=args.resume)
+    try:
+        _, history = train(cfg, resume=args.resume)
+    except (OSError, ValueError) as err:  # unusable data or run folder; the message names it and the fix
+        log.debug("training stopped", exc_info=True)
+        print(f"fasstream train: {err}", file=sys.stderr)
+        return 2
     if rank == 0 and history:
         best = min(history, key=lambda h: h["dev"]["acer"])
         log.info("done: best dev ACER %.2f%% at epoch %d; checkpoints in %s",

@@ -18,7 +18,7 @@ from fasstream.data.oulu import oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
 from fasstream.data.faceclips import clip_windows, crop_clip
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
-from fasstream.labels.cache import load_labels
+from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
 from fasstream.train.config import TrainConfig
 
@@ -84,11 +84,10 @@ class ClipDataset(Dataset):
     def _landmarks(self, rec: VideoRecord) -> np.ndarray:
         """(N, 68, 2) landmarks of ``rec``, NaN where a frame has no face."""
         if self.cache:
-            labels = load_labels(self.cache, rec.video_id)
-            return np.where(labels["found"][:, None, None], labels["landmarks"], np.nan)
+            return cached_landmarks(self.cache, rec.video_id)
         if rec.landmarks is None:
-            raise ValueError("no landmarks: add a landmarks column (.npy of shape (N, 68, 2)) to the dataset CSV, "
-                             "or run `fasstream label` and set data.cache")
+            raise ValueError("no landmarks: run `fasstream label` on the dataset and set data.cache to its cache, "
+                             "or give the video a (N, 68, 2) .npy (CSV landmarks column, or beside an OULU video)")
         return np.load(rec.landmarks)
 
     def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray]]:
