@@ -1,24 +1,30 @@
-"""Streaming throughput and latency: the whole service at rising concurrency, beside decode-only ceilings.
+"""Streaming throughput and latency: the whole service at rising load, beside decode-only ceilings.
 
     python benchmarks/bench_pipeline.py                       # tansu on loopback, 1 worker, CPU
-    python benchmarks/bench_pipeline.py --model pipelines/models/tiny.pt --sessions 32 --concurrency 1 4 16
+    python benchmarks/bench_pipeline.py --model pipelines/models/tiny.pt --sessions 64 --concurrency 1 4 16
 
-Decode-only: every session's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled
-frames converted to RGB) with no Kafka and no model, run sequentially, on 2 threads and in 2
-processes: the ceiling for the pipeline and the measurement behind decoding in processes.
-Pipeline: ``--concurrency`` sessions in flight at a time (a new one is sent when a result
-arrives); sessions/s and end-to-end latency (first chunk's broker timestamp to result) p50/p95/p99.
-Prints a table and writes JSON next to this file.
+Decode-only: every video's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled frames
+converted to RGB) with no Kafka and no model, run sequentially, on 2 threads and in 2 processes:
+the ceiling for the pipeline and the measurement behind decoding in processes.
+Pipeline (one worker in this process, 16 KiB chunks, each session sent at once): closed loop with
+``--concurrency`` sessions in flight (a new one sent when a result arrives), then open loop at
+``--load`` times the best closed-loop rate (the issue's "half saturation"). Latency is from the
+broker's acknowledgement of a session's end chunk to the client reading its result, p50/p95/p99.
+Prints a table and writes JSON (``--out``).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +32,8 @@ import numpy as np
 import torch
 
 from fasstream.stream.chunker import remux, split
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _decode_session(data: bytes) -> int:
@@ -56,6 +64,7 @@ def decode_only(streams: list[bytes], workers: int, kind: str) -> float:
 
 
 def _videos(folder: Path, n: int) -> list[Path]:
+    """``n`` synthetic videos of one identity (40-60 frames of 320x320), the species in turn."""
     from fasstream.data.synthetic import SPECIES, faces, make_identity, render_video
     from fasstream.data.video import write_video
 
@@ -78,66 +87,145 @@ def _checkpoint(path: Path | None, folder: Path) -> Path:
     return out
 
 
-def pipeline(bootstrap: str, model: Path, videos: list[Path], concurrency: int, args) -> dict:
-    """Run one worker in-process and keep ``concurrency`` sessions in flight; returns rates and percentiles."""
-    from kafka import KafkaConsumer, KafkaProducer
+class _Service:
+    """``--workers`` ``fasstream serve`` processes on fresh topics, a producer of sessions and a reader of results."""
 
-    from fasstream.stream.client import session_chunks
-    from fasstream.stream.config import load_config
-    from fasstream.stream.worker import Worker
+    def __init__(self, bootstrap: str, model: Path, streams: list[list[bytes]], args, tag: str):
+        from kafka import KafkaConsumer, KafkaProducer
 
-    run = f"bench-{concurrency}-{time.monotonic_ns()}"
-    topics = {"kafka.input_topic": f"{run}-in", "kafka.output_topic": f"{run}-out",
-              "kafka.dead_letter_topic": f"{run}-dlq", "kafka.group_id": run}
-    cfg = load_config(None, flags={"model": str(model), "kafka.bootstrap_servers": bootstrap, "metrics.port": -1,
-                                   "batch.max_batch": args.max_batch, "batch.max_delay_ms": args.max_delay_ms,
-                                   **topics})
-    worker = Worker(cfg)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    worker.wait_ready(60)
-    streams = [list(session_chunks(f"{run}-{i}", split(remux(v, "mpegts"), 16 * 1024), "mpegts"))
-               for i, v in enumerate(videos)]
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-    consumer = KafkaConsumer(topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
-                             auto_offset_reset="earliest")
-    latencies, sent, tic = [], 0, time.perf_counter()
+        from fasstream.stream.broker import free_port
+        from fasstream.stream.topics import ensure_topics
 
-    def send_next():
-        nonlocal sent
-        for key, value, headers in streams[sent]:
-            producer.send(topics["kafka.input_topic"], key=key, value=value, headers=headers)
-        producer.flush()
-        sent += 1
+        self.run_id = f"bench-{tag}-{time.monotonic_ns()}"
+        self.topics = {"kafka.input_topic": f"{self.run_id}-in", "kafka.output_topic": f"{self.run_id}-out",
+                       "kafka.dead_letter_topic": f"{self.run_id}-dlq"}
+        ensure_topics(bootstrap, list(self.topics.values()), partitions=4)
+        sets = [f"{k}={v}" for k, v in {**self.topics, "batch.max_batch": args.max_batch, "batch.threads": args.threads,
+                                        "batch.precision": args.precision, "crop_threads": args.crop_threads,
+                                        "batch.max_delay_ms": args.max_delay_ms}.items()]
+        self.ports = [free_port() for _ in range(args.workers)]
+        self.procs = [subprocess.Popen(
+            [sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", bootstrap, "--model", str(model),
+             "--group-id", self.run_id, "--metrics-port", str(port), "--log-level", "WARNING", "--set", *sets],
+            cwd=ROOT) for port in self.ports]
+        self._wait_ready(90)
+        self.streams, self.sent, self.ended, self.stages = streams, 0, {}, []
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        self.consumer = KafkaConsumer(self.topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
+                                      auto_offset_reset="earliest", fetch_max_wait_ms=10)
 
-    for _ in range(min(concurrency, len(streams))):
-        send_next()
-    deadline = time.monotonic() + args.timeout
-    while len(latencies) < len(streams) and time.monotonic() < deadline:
-        for messages in consumer.poll(timeout_ms=100).values():
+    def _wait_ready(self, timeout: float) -> None:
+        """Until the workers hold every input partition between them (each has loaded its model by then)."""
+        deadline, held = time.monotonic() + timeout, []
+        while time.monotonic() < deadline:
+            held = []
+            for port in self.ports:
+                try:
+                    held += json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read())[
+                        "partitions"]
+                except (OSError, ValueError):
+                    pass
+            if sorted(held) == [0, 1, 2, 3]:
+                return
+            if any(p.poll() is not None for p in self.procs):
+                break
+            time.sleep(0.5)
+        self.close()
+        raise RuntimeError(f"workers did not share the 4 input partitions within {timeout:.0f} s (held: {held})")
+
+    def send(self) -> None:
+        """Send the next session, all its chunks at once; its end chunk's acknowledgement starts the clock."""
+        from fasstream.stream.client import session_chunks
+
+        sid = f"{self.run_id}-{self.sent}"
+        chunks = self.streams[self.sent % len(self.streams)]
+        for key, value, headers in session_chunks(sid, chunks, "mpegts"):
+            self.producer.send(self.topics["kafka.input_topic"], key=key, value=value, headers=headers)
+        self.producer.flush()
+        self.ended[sid] = time.perf_counter()
+        self.sent += 1
+
+    def results(self, timeout_ms: int) -> list[float]:
+        """End-chunk-to-result milliseconds of the results that arrived within ``timeout_ms``."""
+        out = []
+        for messages in self.consumer.poll(timeout_ms=timeout_ms).values():
+            now = time.perf_counter()
             for message in messages:
-                latencies.append(json.loads(message.value)["timings_ms"]["end_to_end"])
-                if sent < len(streams):
-                    send_next()
-    elapsed = time.perf_counter() - tic
-    worker.stop()
-    thread.join(30)
-    producer.close()
-    consumer.close()
+                result = json.loads(message.value)
+                if result["status"] != "ok":
+                    raise RuntimeError(f"session {result['session_id']}: {result['status']} {result['message']}")
+                out.append(1000 * (now - self.ended.pop(result["session_id"])))
+                self.stages.append(result["timings_ms"])
+        return out
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(30)
+        for client in ("producer", "consumer"):
+            if hasattr(self, client):
+                getattr(self, client).close()
+
+
+def _row(service: _Service, latencies: list[float], n: int, elapsed: float, **kw) -> dict:
+    """Rate and latency percentiles, and the median per-session stage times of the worker's results."""
     p = np.percentile(latencies, [50, 95, 99]) if latencies else [float("nan")] * 3
-    return {"concurrency": concurrency, "sessions": len(latencies), "sessions_per_s": len(latencies) / elapsed,
-            "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2])}
+    stages = {k: float(np.median([t[k] for t in service.stages])) for k in ("decode", "face", "queue", "model")}
+    return {**kw, "sessions": len(latencies), "missing": n - len(latencies), "sessions_per_s": len(latencies) / elapsed,
+            "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2]), "stage_ms": stages}
+
+
+def closed_loop(bootstrap, model, streams, concurrency: int, args) -> dict:
+    """``concurrency`` sessions in flight, a new one sent when a result arrives."""
+    service = _Service(bootstrap, model, streams, args, f"c{concurrency}")
+    try:
+        latencies, tic = [], time.perf_counter()
+        for _ in range(min(concurrency, args.sessions)):
+            service.send()
+        deadline = time.monotonic() + args.timeout
+        while len(latencies) < args.sessions and time.monotonic() < deadline:
+            for latency in service.results(100):
+                latencies.append(latency)
+                if service.sent < args.sessions:
+                    service.send()
+        return _row(service, latencies, args.sessions, time.perf_counter() - tic, concurrency=concurrency)
+    finally:
+        service.close()
+
+
+def open_loop(bootstrap, model, streams, rate: float, args) -> dict:
+    """A new session every ``1 / rate`` seconds, whatever the results do."""
+    service = _Service(bootstrap, model, streams, args, "open")
+    try:
+        latencies, tic = [], time.perf_counter()
+        deadline = time.monotonic() + args.timeout
+        while len(latencies) < args.sessions and time.monotonic() < deadline:
+            if service.sent < args.sessions and time.perf_counter() >= tic + service.sent / rate:
+                service.send()
+            wait = tic + service.sent / rate - time.perf_counter() if service.sent < args.sessions else 0.1
+            latencies += service.results(max(1, min(100, int(1000 * wait))))
+        return _row(service, latencies, args.sessions, time.perf_counter() - tic, rate=rate)
+    finally:
+        service.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap-servers", help="a running Kafka (default: tansu on loopback)")
     parser.add_argument("--model", type=Path, help="checkpoint (default: an untrained tiny EulerNet)")
-    parser.add_argument("--sessions", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--videos", type=int, default=8, help="distinct synthetic videos, sent in turn")
+    parser.add_argument("--sessions", type=int, default=32, help="sessions per pipeline run")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--load", type=float, default=0.5,
+                        help="open-loop run at this fraction of the best closed-loop sessions/s (0: skip)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
+    parser.add_argument("--max-batch", type=int, default=0, help="batch.max_batch (0: the device's default)")
     parser.add_argument("--max-delay-ms", type=float, default=20.0)
-    parser.add_argument("--decode-repeat", type=int, default=8, help="decode-only runs every session this often")
+    parser.add_argument("--threads", type=int, default=0, help="batch.threads (0: torch's default)")
+    parser.add_argument("--crop-threads", type=int, default=2, help="crop_threads")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="batch.precision")
+    parser.add_argument("--decode-repeat", type=int, default=8, help="decode-only runs every video this often")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("bench_pipeline.json"))
     args = parser.parse_args()
@@ -145,32 +233,46 @@ def main() -> None:
     from fasstream.stream.broker import LocalBroker
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    videos = _videos(folder, args.sessions)
-    streams = [remux(v, "mpegts") for v in videos] * args.decode_repeat
-    frames = sum(len(s) for s in streams)
+    videos = [remux(v, "mpegts") for v in _videos(folder, args.videos)]
+    streams = videos * args.decode_repeat
     decode = {f"{n} {kind}": decode_only(streams, n, kind) for n, kind in ((1, "sequential"), (2, "threads"),
                                                                          (2, "processes"))}
-    print(f"decode only ({len(streams)} sessions, {frames / 1e6:.1f} MB of MPEG-TS):")
+    print(f"decode only ({len(streams)} sessions, {sum(map(len, streams)) / 1e6:.1f} MB of MPEG-TS):")
     for name, rate in decode.items():
         print(f"  {name:<14} {rate:8.1f} sessions/s")
+    chunks = [split(v, 16 * 1024) for v in videos]
     broker = None if args.bootstrap_servers else LocalBroker()
     bootstrap = args.bootstrap_servers or broker.start()
     try:
         model = _checkpoint(args.model, folder)
-        rows = [pipeline(bootstrap, model, videos, c, args) for c in args.concurrency]
+        rows = [closed_loop(bootstrap, model, chunks, c, args) for c in args.concurrency]
+        best = max(r["sessions_per_s"] for r in rows)
+        if args.load:
+            rows.append(open_loop(bootstrap, model, chunks, args.load * best, args))
     finally:
         if broker:
             broker.stop()
-    print(f"\npipeline (1 worker, device {'cuda' if torch.cuda.is_available() else 'cpu'}, "
-          f"max_batch {args.max_batch}, max_delay_ms {args.max_delay_ms}):")
-    print(f"  {'concurrency':>11} {'sessions/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"\npipeline ({args.workers} worker process(es), device {device}, {args.sessions} sessions "
+          f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
+          f"torch threads {args.threads or torch.get_num_threads()}, precision {args.precision}, "
+          f"crop threads {args.crop_threads}); latency: end chunk acknowledged -> result read")
+    print(f"  {'load':>16} {'sessions/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   median ms per session: "
+          "decode, face, queue, model")
     for r in rows:
-        print(f"  {r['concurrency']:>11} {r['sessions_per_s']:>10.2f} {r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} "
-              f"{r['p99_ms']:>8.0f}")
+        load = f"{r['concurrency']} in flight" if "concurrency" in r else f"{r['rate']:.2f}/s offered"
+        print(f"  {load:>16} {r['sessions_per_s']:>10.2f} {r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} "
+              f"{r['p99_ms']:>8.0f}   "
+              + " ".join(f"{v:6.0f}" for v in r["stage_ms"].values())
+              + (f"  ({r['missing']} results missing)" if r["missing"] else ""))
+    ceiling = decode["1 sequential"]
+    print(f"\nbest {best:.2f} sessions/s = {100 * best / ceiling:.0f}% of the 1-thread decode-only ceiling "
+          f"({ceiling:.1f} sessions/s)")
     args.out.write_text(json.dumps({
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.platform(), "cpus": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "args": vars(args) | {
+            "model": str(args.model), "out": str(args.out)},
         "decode_only_sessions_per_s": decode, "pipeline": rows}, indent=2))
     print(f"\nwrote {args.out}")
 

@@ -127,6 +127,17 @@ def test_claim_check_allow_list(tmp_path):
     assert err.value.reason == "chunk_too_large"
 
 
+def test_claim_check_http_urls_stay_under_the_prefix():
+    allow = ["http://127.0.0.1:8000/sessions/"]
+    assert allowed("http://127.0.0.1:8000/sessions/a/b.ts", allow)
+    for ref in ("http://127.0.0.1:8000/sessions/../secret", "http://127.0.0.1:8000/sessions/%2e%2e/secret",
+                "http://127.0.0.1:8000/sessions/a/%2E%2E%2F%2E%2E%2Fsecret", "http://127.0.0.1:8000/sessions/./a",
+                "http://127.0.0.1:8000/sessions-old/a.ts", "http://127.0.0.1:8001/sessions/a.ts",
+                "http://127.0.0.1:8000.evil.example/sessions/a.ts", "https://127.0.0.1:8000/sessions/a.ts"):
+        assert not allowed(ref, allow), ref
+    assert not allowed("http://h/data-old/x", ["http://h/data"]) and allowed("http://h/data/x", ["http://h/data"])
+
+
 def test_config_layers_yaml_env_set_flags():
     from fasstream.stream.config import ConfigError, load_config
 
@@ -140,3 +151,60 @@ def test_config_layers_yaml_env_set_flags():
         load_config(None, ["batch.size=3"], {"model": "m.pt"}, environ={})
     with pytest.raises(ConfigError, match="--model"):
         load_config(None, [], {}, environ={})
+
+
+def test_cpu_serving_model_matches_the_training_module(tmp_path):
+    import torch
+
+    from fasstream.model import EulerNet, score
+    from fasstream.stream.batcher import DynamicBatcher, load_model
+    from fasstream.stream.fold import cpu_serving_model
+
+    net = EulerNet(width="tiny", size=64).eval()
+    with torch.no_grad():  # BatchNorm statistics far from the identity, so that folding has work to do
+        for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2), bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    served = cpu_serving_model(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in served.modules())
+    clips = torch.rand(3, 4, 3, 64, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(served(clips), net(clips), atol=1e-5, rtol=1e-4)
+    path = tmp_path / "m.pt"
+    torch.save({"model": net.state_dict(), "config": net.config, "threshold": 0.5, "metrics": {}}, path)
+    crops = np.random.default_rng(0).integers(0, 255, (2, 4, 64, 64, 3), dtype=np.uint8)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        batcher = DynamicBatcher(load_model(path, "cpu", precision), lambda *a: None)
+        batcher.stop()
+        scores[precision] = batcher.predict(crops)
+    with torch.inference_mode():
+        want = score(net(torch.from_numpy(crops).permute(0, 1, 4, 2, 3).float() / 255)).numpy()
+    np.testing.assert_allclose(scores["fp32"], want, atol=1e-6)
+    np.testing.assert_allclose(scores["bf16"], want, atol=2e-2)
+    with pytest.raises(ValueError, match="batch.precision"):
+        load_model(path, "cpu", "fp16")
+
+
+def test_face_crop_detects_once_per_clip_like_per_frame_landmarks():
+    import cv2
+
+    from fasstream.data.synthetic import faces, make_identity, render_video
+    from fasstream.labels.landmarks import DlibLandmarks
+    from fasstream.labels.maps import face_crop_box
+    from fasstream.stream.crop import FaceCropper
+
+    frames, _, _ = render_video(make_identity(sorted(faces.source_faces())[0], 7), "live", np.random.SeedSequence(7))
+    clip = sample_clips(frames)[1]
+    per_frame = DlibLandmarks()
+    want = np.array(face_crop_box(np.mean([per_frame.detect(f) for f in clip], axis=0)))
+    cropper = FaceCropper(64)
+    got = np.array(face_crop_box(cropper.landmarks(clip).mean(0)))
+    assert np.abs(got - want).max() < 0.03 * want[2]
+    assert cropper(clip).shape == (4, 64, 64, 3)
+    big = np.stack([cv2.resize(f, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR) for f in clip])
+    big_box = np.array(face_crop_box(cropper.landmarks(big).mean(0)))  # HOG on a 320-pixel copy
+    assert np.abs(big_box / 2 - want).max() < 0.05 * want[2]
+    assert cropper(np.zeros_like(clip)) is None
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        cropper.landmarks(clip[..., 0])

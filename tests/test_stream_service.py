@@ -5,6 +5,7 @@ trained model; its threshold sits in the widest gap between the sessions' offlin
 every expected decision is known in advance.
 """
 import contextlib
+import http.server
 import io
 import json
 import os
@@ -269,6 +270,69 @@ def test_bad_input_gets_error_results_and_dead_letters(broker, videos, model, cr
     assert set(dead_reasons) == set(cases) | {"no_session"}
     assert dead_reasons["undecodable"].value == b"\x47garbage" * 500
     assert dict(dead_reasons["chunk_too_large"].headers)["source-topic"].decode() == topics["kafka.input_topic"]
+
+
+@contextlib.contextmanager
+def http_files(folder: Path, redirects: dict):
+    """An HTTP server on loopback serving ``folder``, ``redirects`` mapping paths to 302 targets.
+
+    Yields (port, the paths asked for).
+    """
+    asked = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, directory=str(folder), **kw)
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            asked.append(self.path)
+            if self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port, asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_claim_checks_are_fetched_only_under_the_allow_list(broker, videos, model, cropper, tmp_path):
+    model_path, offline = model
+    topics = _topics("http")
+    for folder in ("allowed", "outside"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "print.ts").write_bytes(remux(videos["print"], "mpegts"))
+    with http_files(tmp_path, {"/allowed/jump": "/outside/print.ts"}) as (port, asked):
+        base = f"http://127.0.0.1:{port}"
+        refs = {"http-good": "/allowed/print.ts", "http-outside": "/outside/print.ts",
+                "http-dotdot": "/allowed/%2e%2e/outside/print.ts", "http-redirect": "/allowed/jump",
+                "http-missing": "/allowed/missing.ts"}
+        flags = {**topics, "claim_check.allow": [f"{base}/allowed/"]}
+        with running_worker(broker, model_path, cropper, flags):
+            _send(_producer(broker), topics["kafka.input_topic"],
+                  [(sid.encode(), b"", protocol.chunk_headers(sid, 0, "mpegts", True, ref=base + path))
+                   for sid, path in refs.items()])
+            results = _results(_read(broker, topics["kafka.output_topic"], len(refs), 60))
+            dead = _read(broker, topics["kafka.dead_letter_topic"], len(refs) - 1, 10)
+    (good,) = results["http-good"]
+    assert good["status"] == "ok" and good["clips"] == 3
+    assert good["score"] == pytest.approx(offline["print"], abs=2e-5)  # the bytes served are the ones decoded
+    expected = {"http-outside": "ref_not_allowed", "http-dotdot": "ref_not_allowed",
+                "http-redirect": "ref_not_allowed", "http-missing": "ref_unreadable"}
+    for sid, reason in expected.items():
+        (result,) = results[sid]
+        assert (result["status"], result["reason"]) == ("error", reason), result
+    assert {m.key.decode(): dict(m.headers)["error-reason"].decode() for m in dead} == expected
+    assert sorted(asked) == ["/allowed/jump", "/allowed/missing.ts", "/allowed/print.ts"]  # nothing outside
 
 
 def test_redelivered_session_republishes_the_same_result(broker, videos, model, cropper):

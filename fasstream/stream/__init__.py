@@ -1,7 +1,7 @@
 """Streaming verification: video chunks from Kafka in, one live/spoof result per session out.
 
 Stages (each a module): ``protocol`` (message headers and results), ``decode`` (one PyAV decoder
-per session), ``crop`` (face box and 256x256 crops), ``batcher`` (dynamic model batches),
-``session`` (per-session state and its result), ``ledger`` (which offsets may be committed),
-``worker`` (the Kafka loop that wires them). See docs/streaming.md.
+per session), ``crop`` (face box and 256x256 crops), ``batcher`` (dynamic model batches; ``fold``,
+the CPU serving copy of the model), ``session`` (per-session state and its result), ``ledger``
+(which offsets may be committed), ``worker`` (the Kafka loop that wires them). See docs/streaming.md.
 """

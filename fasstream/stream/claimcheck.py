@@ -1,4 +1,10 @@
-"""Claim checks: a chunk may carry a URL instead of bytes; only URLs under an allow-listed prefix are read."""
+"""Claim checks: a chunk may carry a URL instead of bytes; only URLs under an allow-listed prefix are read.
+
+file:// paths are compared after resolving ``..`` and links. http(s) URLs must have the prefix's
+scheme and host, a path under the prefix's path, and no ``.`` or ``..`` segment (percent-encoded
+or not), which a server would resolve to a path outside the prefix; redirects are followed only
+to allowed URLs.
+"""
 from __future__ import annotations
 
 import urllib.request
@@ -12,8 +18,16 @@ def _file_path(url: str) -> Path:
     return Path(unquote(urlsplit(url).path)).resolve()
 
 
+def _under_http(ref: str, prefix: str) -> bool:
+    r, p = urlsplit(ref), urlsplit(prefix)
+    path, root = unquote(r.path), unquote(p.path)
+    if r.netloc.lower() != p.netloc.lower() or "\\" in path or {".", ".."} & set(path.split("/")):
+        return False
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
+
+
 def allowed(ref: str, allow: list[str]) -> bool:
-    """Whether ``ref`` lies under one of the ``allow`` prefixes (file:// paths compared after resolving ``..``)."""
+    """Whether ``ref`` lies under one of the ``allow`` prefixes."""
     scheme = urlsplit(ref).scheme
     for prefix in allow:
         if scheme != urlsplit(prefix).scheme:
@@ -22,9 +36,21 @@ def allowed(ref: str, allow: list[str]) -> bool:
             root, path = _file_path(prefix), _file_path(ref)
             if path == root or root in path.parents:
                 return True
-        elif scheme in ("http", "https") and ref.startswith(prefix) and "/../" not in ref:
+        elif scheme in ("http", "https") and _under_http(ref, prefix):
             return True
     return False
+
+
+class _AllowedRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, allow: list[str]):
+        self.allow = allow
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not allowed(newurl, self.allow):
+            raise InputError("ref_not_allowed", f"claim check {req.full_url!r} redirects to {newurl!r}, outside "
+                                                f"claim_check.allow {self.allow}; serve the object under an allowed "
+                                                "prefix without redirecting")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def fetch(ref: str, allow: list[str], max_bytes: int, timeout: float = 10.0) -> bytes:
@@ -37,7 +63,7 @@ def fetch(ref: str, allow: list[str], max_bytes: int, timeout: float = 10.0) -> 
             with open(_file_path(ref), "rb") as handle:
                 data = handle.read(max_bytes + 1)
         else:
-            with urllib.request.urlopen(ref, timeout=timeout) as response:
+            with urllib.request.build_opener(_AllowedRedirects(allow)).open(ref, timeout=timeout) as response:
                 data = response.read(max_bytes + 1)
     except OSError as err:
         raise InputError("ref_unreadable", f"claim check {ref!r} cannot be read ({err}); check that the object "

@@ -23,14 +23,17 @@ def session_chunks(session: str, chunks: list[bytes], container: str, face_box=N
 def send_videos(producer: KafkaProducer, topic: str, videos: dict[str, Path], container: str = "mpegts",
                 chunk_bytes: int = 64 * 1024, interval_s: float = 0.0) -> dict[str, float]:
     """Send each video as a session (``videos`` maps session id -> path), chunks of all sessions interleaved
-    like concurrent cameras, ``interval_s`` between rounds; returns each session's send time of its last chunk."""
+    like concurrent cameras, ``interval_s`` between rounds; returns each session's send time of its last chunk.
+
+    Raises the producer's error (a KafkaError) when the broker did not take a chunk.
+    """
     streams = {sid: list(session_chunks(sid, video_chunks(path, container, chunk_bytes), container,
                                         trace_id=uuid.uuid4().hex[:16])) for sid, path in videos.items()}
-    finished, step = {}, 0
+    finished, futures, step = {}, [], 0
     while streams:
         for sid in list(streams):
             key, value, headers = streams[sid][step]
-            producer.send(topic, key=key, value=value, headers=headers)
+            futures.append(producer.send(topic, key=key, value=value, headers=headers))
             if step == len(streams[sid]) - 1:
                 finished[sid] = time.time()
                 del streams[sid]
@@ -38,6 +41,8 @@ def send_videos(producer: KafkaProducer, topic: str, videos: dict[str, Path], co
         if interval_s:
             time.sleep(interval_s)
     producer.flush()
+    for future in futures:
+        future.get()  # raises what the broker answered
     return finished
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -101,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
         model = _model(args.model, workdir)
         ensure_topics(bootstrap, [protocol.INPUT_TOPIC, protocol.OUTPUT_TOPIC, protocol.DEAD_LETTER_TOPIC])
         run_id = uuid.uuid4().hex[:8]
+        threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the cores
         for i in range(args.workers):
             cmd = [sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", bootstrap,
                    "--model", str(model), "--group-id", f"demo-{run_id}", "--metrics-port", "0",
-                   "--log-level", "WARNING", "--set", f"worker_id=demo-worker-{i}"]
+                   "--log-level", "WARNING", "--set", f"worker_id=demo-worker-{i}", f"batch.threads={threads}"]
             workers.append(subprocess.Popen(cmd, stderr=open(workdir / f"worker-{i}.log", "wb")))
         print(f"{args.workers} workers started (logs in {workdir})", flush=True)
         sessions = {f"{run_id}-{Path(r.path).stem}": r for r in records}

@@ -37,15 +37,18 @@ class KafkaConfig:
     heartbeat_interval_ms: int = 1000
     max_poll_interval_ms: int = 10000
     poll_ms: int = 50
+    fetch_max_wait_ms: int = 20       # how long the broker may hold a fetch for new chunks (latency)
     commit_interval_ms: int = 200
     client: dict = field(default_factory=dict)
 
 
 @dataclass
 class BatchConfig:
-    max_batch: int = 16
+    max_batch: int = 0                # 0: 16 on CUDA, 2 on a CPU (larger CPU batches fall out of cache)
     max_delay_ms: float = 20.0
     device: str = "auto"
+    precision: str = "auto"           # auto (bf16 on CUDA, fp32 on a CPU) | fp32 | bf16
+    threads: int = 0                  # torch threads on a CPU; 0: torch's default
 
 
 @dataclass
@@ -81,12 +84,16 @@ class ServeConfig:
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     closed_sessions: int = 10000      # results remembered for redelivered sessions
+    crop_threads: int = 2             # face detection threads (dlib releases the GIL while it searches)
 
     def validate(self) -> ServeConfig:
         checks = [
             (bool(self.model), "model", "pass --model CHECKPOINT.pt"),
-            (self.batch.max_batch >= 1, "batch.max_batch", "use 1 or more"),
+            (self.batch.max_batch >= 0, "batch.max_batch", "use 1 or more, or 0 for the device's default"),
+            (self.batch.precision in ("auto", "fp32", "bf16"), "batch.precision", "use auto, fp32 or bf16"),
+            (self.batch.threads >= 0, "batch.threads", "use 1 or more, or 0 for torch's default"),
             (self.batch.max_delay_ms >= 0, "batch.max_delay_ms", "use 0 or more"),
+            (self.crop_threads >= 1, "crop_threads", "use 1 or more"),
             (self.limits.open_sessions >= 1, "limits.open_sessions", "use 1 or more"),
             (self.limits.chunk_bytes >= 1, "limits.chunk_bytes", "use 1 or more"),
             (self.limits.session_timeout_s > 0, "limits.session_timeout_s", "use a positive number of seconds"),

@@ -62,7 +62,7 @@ class Session:
     def result(self, threshold: float, model_version: str, worker: str) -> dict:
         """The result message; its score and decision depend only on the session's bytes and the model."""
         error = self.error
-        valid = [s for s in self.scores.values() if math.isfinite(s)]
+        valid = [s for _, s in sorted(self.scores.items()) if math.isfinite(s)]  # clip order: replays sum alike
         if error is None and not self.timed_out:
             if self.frames is not None and self.frames < MIN_FRAMES:
                 error = InputError("too_few_frames", f"session {self.sid}: {self.frames} frames decoded, a clip "

@@ -17,6 +17,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
+import torch
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
@@ -79,7 +81,7 @@ class Worker:
     def __init__(self, cfg: ServeConfig, loaded: LoadedModel | None = None, cropper: FaceCropper | None = None):
         self.cfg = cfg
         self.worker_id = cfg.worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.loaded = loaded or load_model(cfg.model, cfg.batch.device)
+        self.loaded = loaded or load_model(cfg.model, cfg.batch.device, cfg.batch.precision)
         self.cropper = cropper or FaceCropper(self.loaded.model.size, self.loaded.crop_scale)
         lim = cfg.limits
         self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,
@@ -112,6 +114,7 @@ class Worker:
 
     def run(self) -> None:
         k = self.cfg.kafka
+        self._warm_up()
         ensure_topics(k.bootstrap_servers, [k.input_topic, k.output_topic, k.dead_letter_topic], k.partitions,
                       k.client)
         fetch_bytes = max(1 << 20, self.cfg.limits.chunk_bytes + _HEADROOM)
@@ -119,14 +122,13 @@ class Worker:
             bootstrap_servers=k.bootstrap_servers, group_id=k.group_id, client_id=self.worker_id,
             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=k.session_timeout_ms,
             heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms,
-            max_partition_fetch_bytes=fetch_bytes, **k.client)
+            max_partition_fetch_bytes=fetch_bytes, fetch_max_wait_ms=k.fetch_max_wait_ms, **k.client)
         self.consumer.subscribe([k.input_topic], listener=self._rebalances)
         self.producer = KafkaProducer(bootstrap_servers=k.bootstrap_servers, client_id=self.worker_id, acks="all",
                                       max_request_size=2 * fetch_bytes, **k.client)
         self._max_dead_letter = 2 * fetch_bytes - _HEADROOM
-        self._batcher = DynamicBatcher(self.loaded, self._on_batch, self.cfg.batch.max_batch,
-                                       self.cfg.batch.max_delay_ms)
-        threading.Thread(target=self._crop_stage, name="crop", daemon=True).start()
+        for i in range(self.cfg.crop_threads):
+            threading.Thread(target=self._crop_stage, name=f"crop-{i}", daemon=True).start()
         if self.cfg.metrics.port >= 0:
             self.http = serve_http(self.cfg.metrics.host, self.cfg.metrics.port, self.metrics, self.health)
         log.info("worker serving %s -> %s (group %s, model %s, device %s, metrics port %s)", k.input_topic,
@@ -136,6 +138,17 @@ class Worker:
             self._loop()
         finally:
             self._shutdown()
+
+    def _warm_up(self) -> None:
+        """Start the batcher, load dlib and run the model once, so that the first session does not pay for them."""
+        b = self.cfg.batch
+        if b.threads and self.loaded.device.type == "cpu":
+            torch.set_num_threads(b.threads)
+        max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 2)
+        self._batcher = DynamicBatcher(self.loaded, self._on_batch, max_batch, b.max_delay_ms)
+        self.cropper.load()
+        size = self.loaded.model.size
+        self._batcher.predict(np.zeros((1, 4, size, size, 3), np.uint8))
 
     def _shutdown(self) -> None:
         tic = time.perf_counter()
@@ -150,7 +163,8 @@ class Worker:
         self.consumer.close()
         self.producer.close(5)
         self._batcher.stop()
-        self.crops.put(None)
+        for _ in range(self.cfg.crop_threads):
+            self.crops.put(None)
         if self.http:
             self.http.shutdown()
         log.info("worker stopped in %.1f s", time.perf_counter() - tic, extra={"worker": self.worker_id})
@@ -167,7 +181,9 @@ class Worker:
         k = self.cfg.kafka
         next_gauges = 0.0
         while not self._stop.is_set():
-            records = self.consumer.poll(timeout_ms=k.poll_ms)
+            # a result may be due (an ended session, an unacknowledged send): look at the events again soon
+            due = self.inflight or any(s.ended or s.timed_out for s in self.sessions.values())
+            records = self.consumer.poll(timeout_ms=min(k.poll_ms, 5) if due else k.poll_ms)
             self._last_loop = time.monotonic()
             for tp in self._rebalances.take():
                 self._revoke(tp)
@@ -283,6 +299,7 @@ class Worker:
 
     # ---- stage events ----------------------------------------------------------------------------
     def _crop_stage(self) -> None:
+        self.cropper.load()
         while (item := self.crops.get()) is not None:
             s, clip = item
             if s.closed:
