@@ -157,8 +157,8 @@ def test_cpu_serving_model_matches_the_training_module(tmp_path):
     import torch
 
     from fasstream.model import EulerNet, score
+    from fasstream.model.fold import cpu_serving_model
     from fasstream.stream.batcher import DynamicBatcher, load_model
-    from fasstream.stream.fold import cpu_serving_model
 
     net = EulerNet(width="tiny", size=64).eval()
     with torch.no_grad():  # BatchNorm statistics far from the identity, so that folding has work to do

@@ -21,7 +21,7 @@ import torch
 
 from fasstream.model import EulerNet, score
 from fasstream.model.checkpoint import load_checkpoint
-from fasstream.stream.fold import cpu_serving_model
+from fasstream.model.fold import cpu_serving_model
 
 log = logging.getLogger(__name__)
 
