@@ -6,7 +6,9 @@ frame, and the predictor places the landmarks of all 4 frames from that face rec
 synthetic sessions the boxes match per-frame detection to 1.3% of their side (p95). Frames whose
 shorter side exceeds ``detect_side`` are shrunk to it for HOG (the full frame is searched when that
 finds nothing: small faces); shrinking 320x320 frames by half moved boxes by up to 9%, so the
-default leaves frames of up to 320 pixels as they are.
+default leaves frames of up to 320 pixels as they are, and searches those upsampled once when the
+first search finds nothing (a replayed face under moire: found in 3 of 6 clips of the demo's replay
+session that way, none without).
 """
 from __future__ import annotations
 
@@ -58,6 +60,8 @@ class FaceCropper:
                 r = max(rects, key=lambda r: r.area())
                 return dlib.rectangle(*(round(v / scale) for v in (r.left(), r.top(), r.right(), r.bottom())))
         rects = detector(frame, 0)
+        if not rects and scale >= 1:  # a small frame: search it upsampled once (4x the cost, on a miss only)
+            rects = detector(frame, 1)
         return max(rects, key=lambda r: r.area()) if rects else None
 
     def landmarks(self, frames: np.ndarray) -> np.ndarray | None:
