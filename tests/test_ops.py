@@ -122,6 +122,25 @@ def test_gate_wide_channels_and_vector_layouts(device, data, B, T, C, H, W, misa
     check_gate_against_reference(feat, logits, coeffs)
 
 
+def test_bfloat16_rounds_like_torch():
+    """bfloat16 feature rows are stored by the CPU kernels' own bit-level rounding: it must give torch's
+    values exactly (round to nearest even, ties included, inf and NaN kept), here against the float32
+    op's results rounded by torch: both compute the same float32 products."""
+    torch.manual_seed(0)
+    feat = torch.randn(1, 2, 8, 256, 256).to(torch.bfloat16)  # 1M products: about 16 exact ties
+    feat.view(-1)[:4] = torch.tensor([float("nan"), float("inf"), -float("inf"), 3.3e38])
+    logits = (4 * torch.randn(1, 2, 1, 256, 256)).to(torch.bfloat16)
+    grad = torch.randn(feat.shape).to(torch.bfloat16)
+    coeffs = torch.tensor([0.7, -0.2, 0.4, -1.2, 0.5])
+    exact = diirf_gate(feat.float(), logits.float(), coeffs)
+    ties = (exact.view(torch.int32) & 0xFFFF) == 0x8000
+    assert ties.sum() > 0, "no product half-way between two bfloat16 values: pick another seed"
+    torch.testing.assert_close(diirf_gate(feat, logits, coeffs), exact.bfloat16(), rtol=0, atol=0, equal_nan=True)
+    grad_feat = torch.ops.fasstream.diirf_gate_backward(grad, feat, logits, coeffs)[0]
+    want = torch.ops.fasstream.diirf_gate_backward(grad.float(), feat.float(), logits.float(), coeffs)[0]
+    torch.testing.assert_close(grad_feat, want.bfloat16(), rtol=0, atol=0, equal_nan=True)
+
+
 def test_impulse_response_follows_eqs_1_to_3():
     """A unit impulse through b = (1, 0, 0), a = (-2 r cos w, r^2) rings as r^n sin((n+1) w) / sin w."""
     r, w, T = 0.9, 0.7, 12
