@@ -348,6 +348,33 @@ def test_redelivered_session_republishes_the_same_result(broker, videos, model, 
     assert len(first) == 1 and len(both) == 2 and both[0] == both[1]
 
 
+def test_rebalance_commits_answered_sessions_before_handing_partitions_over(broker, videos, model, cropper):
+    """A second worker joins after the first answered every session but, its commit timer far off,
+    committed nothing: the first commits as its partitions are revoked, so the newcomer replays none."""
+    model_path, _ = model
+    topics = _topics("handover")
+    flags = {**topics, "kafka.commit_interval_ms": 600_000}
+    sessions = {f"h{i}-{name}": videos[name] for i, name in enumerate(SPECIES * 2)}
+    with running_worker(broker, model_path, cropper, flags) as first:
+        _send(_producer(broker), topics["kafka.input_topic"],
+              [m for sid, path in sessions.items() for m in _chunks(sid, path)])
+        assert len(_read(broker, topics["kafka.output_topic"], len(sessions), 120, settle=0)) == len(sessions)
+        time.sleep(1)  # the acknowledgements reach the first worker's ledger
+        with running_worker(broker, model_path, cropper, flags) as second:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(first._assigned) + len(second._assigned) != 4:
+                time.sleep(0.2)
+            moved = set(second._assigned)
+            outputs = _read(broker, topics["kafka.output_topic"], 10**9, 6)
+            chunks_read = second.metrics.registry.get_sample_value("fas_chunks_received_total")
+    by_partition = {m.key.decode(): m.partition for m in _read(broker, topics["kafka.input_topic"], 10**9, 2)}
+    assert moved and len(moved) < 4, f"the partitions were not shared: {moved}"
+    assert {by_partition[sid] for sid in sessions} & moved, "no session on a moved partition: pick other ids"
+    results = _results(outputs)
+    assert sorted(results) == sorted(sessions) and all(len(r) == 1 for r in results.values()), results
+    assert chunks_read == 0  # the newcomer started after every answered session
+
+
 def _serve(broker, model_path, flags: dict, port: int) -> subprocess.Popen:
     sets = [f"{k}={v}" for k, v in flags.items()]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

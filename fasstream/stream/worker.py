@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from fasstream.stream import protocol
@@ -52,22 +52,45 @@ class _Inflight:
     first_timestamp_ms: int
 
 
-class _Rebalances(ConsumerRebalanceListener):
-    """Records revoked partitions for the worker loop (the callbacks run on kafka-python's IO thread)."""
+class _Rebalances(AsyncConsumerRebalanceListener):
+    """Hands revoked partitions to the worker loop, first committing what their acknowledged results cover.
+
+    The callbacks run on kafka-python's IO thread before the group rebalances. Committing there lets a
+    partition's next owner start after the sessions this worker already answered instead of replaying
+    them. Lost partitions (this member was evicted) can no longer be committed: they are handed over.
+    """
 
     def __init__(self):
         self.lock = threading.Lock()
         self.revoked: set = set()
+        self.commit_points: dict = {}  # TopicPartition -> offset, set by the worker loop
+        self.consumer = None
 
-    def on_partitions_revoked(self, revoked):
+    async def on_partitions_revoked(self, revoked):
         with self.lock:
-            self.revoked |= set(revoked)
+            offsets = {tp: OffsetAndMetadata(self.commit_points[tp], "", -1)
+                       for tp in revoked if tp in self.commit_points}
+        if offsets and self.consumer is not None:
+            try:
+                await self.consumer.commit_async(offsets)
+                log.info("committed %s before handing the partitions over",
+                         {tp.partition: o.offset for tp, o in offsets.items()})
+            except KafkaError as err:  # the next owner replays from the last commit: duplicates, no loss
+                log.warning("commit before rebalance failed: %s", err)
+        await self.on_partitions_lost(revoked)
 
-    def on_partitions_lost(self, lost):
-        self.on_partitions_revoked(lost)
+    async def on_partitions_lost(self, lost):
+        with self.lock:
+            self.revoked |= set(lost)
+            for tp in lost:
+                self.commit_points.pop(tp, None)
 
-    def on_partitions_assigned(self, assigned):
+    async def on_partitions_assigned(self, assigned):
         pass
+
+    def set_commit_points(self, points: dict) -> None:
+        with self.lock:
+            self.commit_points = points
 
     def take(self) -> set:
         with self.lock:
@@ -123,6 +146,7 @@ class Worker:
             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=k.session_timeout_ms,
             heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms,
             max_partition_fetch_bytes=fetch_bytes, fetch_max_wait_ms=k.fetch_max_wait_ms, **k.client)
+        self._rebalances.consumer = self.consumer
         self.consumer.subscribe([k.input_topic], listener=self._rebalances)
         self.producer = KafkaProducer(bootstrap_servers=k.bootstrap_servers, client_id=self.worker_id, acks="all",
                                       max_request_size=2 * fetch_bytes, **k.client)
@@ -440,16 +464,15 @@ class Worker:
         self.inflight = waiting
 
     def _commit(self, force: bool = False) -> None:
+        points = {tp: self.ledger.commit_point(tp) for tp in self.ledger.partitions()}
+        self._rebalances.set_commit_points(points)  # committed by the listener if a rebalance comes first
         now = time.monotonic()
         if not force and now - self._last_commit < self.cfg.kafka.commit_interval_ms / 1000:
             return
         self._last_commit = now
         committed = self._committed
-        offsets = {}
-        for tp in self.ledger.partitions():
-            point = self.ledger.commit_point(tp)
-            if point is not None and point > committed.get(tp, -1):
-                offsets[tp] = OffsetAndMetadata(point, "", -1)
+        offsets = {tp: OffsetAndMetadata(point, "", -1) for tp, point in points.items()
+                   if point > committed.get(tp, -1)}
         if not offsets:
             return
         try:
