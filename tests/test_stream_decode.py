@@ -58,6 +58,26 @@ def test_chunks_cut_anywhere_decode_to_the_whole_files_clips(streams, container,
         np.testing.assert_array_equal(clip.frames, want)
 
 
+def _boxes(data: bytes) -> dict[bytes, tuple[int, int]]:
+    """Top-level MP4 boxes: type -> (start, end) of the first of each type."""
+    out, at = {}, 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        out.setdefault(data[at + 4:at + 8], (at, at + size))
+        at += size
+    return out
+
+
+def test_fragmented_mp4_header_cut_anywhere(streams):
+    """A chunk boundary inside the moov box, its sample description (stsd) included: FFmpeg's demuxer
+    misreads a header that arrives in pieces unless the decoder reads it whole."""
+    data, expected = streams[0]["mp4"], streams[1]
+    start, end = _boxes(data)[b"moov"]
+    for cut in range(start + 1, end, 16):
+        clips, result = _decode("mp4", [data[:cut], data[cut:]])
+        assert result["error"] is None and len(clips) == len(expected), (cut, result)
+
+
 def test_mpeg4_part2_in_mpegts_and_mp4(tmp_path):
     path = write_video(tmp_path / "v.mp4", _frames(), 25.0, codec="mpeg4")
     for container in ("mpegts", "mp4"):

@@ -54,12 +54,19 @@ class Clip:
 
 
 class _Pipe:
-    """A read-only, non-seekable file that blocks until bytes are written or the writer closes it."""
+    """A read-only, non-seekable file that blocks until bytes are written or the writer closes it.
+
+    While ``whole_reads`` is set, a read returns the full size asked for (less only at the end):
+    FFmpeg's MP4 demuxer misparses a sample description (stsd) that a short read cuts in two
+    ("overread end of atom 'stsd'"), so the container header is read that way. Afterwards a read
+    returns what has arrived, so frames decode as soon as their bytes come.
+    """
 
     def __init__(self):
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._buffer = memoryview(b"")
         self._eof = False
+        self.whole_reads = False
 
     def write(self, data: bytes) -> None:
         if data:
@@ -68,14 +75,22 @@ class _Pipe:
     def close_writer(self) -> None:
         self._chunks.put(None)
 
+    def _more(self) -> bytes | None:
+        item = self._chunks.get()
+        if item is None:
+            self._eof = True
+        return item
+
     def read(self, size: int = -1) -> bytes:
         while not self._buffer and not self._eof:
-            item = self._chunks.get()
-            if item is None:
-                self._eof = True
-            else:
-                self._buffer = memoryview(item)
+            self._buffer = memoryview(self._more() or b"")
         size = len(self._buffer) if size is None or size < 0 else size
+        if self.whole_reads and len(self._buffer) < size:
+            pieces, have = [bytes(self._buffer)], len(self._buffer)
+            while have < size and not self._eof and (item := self._more()) is not None:
+                pieces.append(item)
+                have += len(item)
+            self._buffer = memoryview(b"".join(pieces))
         out, self._buffer = self._buffer[:size], self._buffer[size:]
         return bytes(out)
 
@@ -146,7 +161,9 @@ class SessionDecoder:
         error = None
         try:
             tic = time.perf_counter()
+            self._pipe.whole_reads = True
             with av.open(self._pipe, mode="r", format=FORMATS[self.container], options=_OPEN_OPTIONS) as container:
+                self._pipe.whole_reads = False
                 if not container.streams.video:
                     raise InputError("no_video", f"session {self.name}: the {self.container} stream has no video "
                                                  "track; send H.264 or MPEG-4 video")
