@@ -51,7 +51,7 @@ def test_send_streams_each_video_as_one_session(broker, tmp_path, capsys):
     videos = [_video(tmp_path / "cam-a.mp4", 26, 0), _video(tmp_path / "cam-b.mp4", 31, 1)]
     topic = _topic(broker, "send")
     assert main(["send", *map(str, videos), "--bootstrap-servers", broker, "--topic", topic, "--container", "mp4",
-                 "--chunk-bytes", "5000", "--prefix", "t-"]) == 0
+                 "--chunk-bytes", "5000", "--prefix", "t-", "--face-box", "10,12.5,80"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"t-cam-a\t{videos[0]}", f"t-cam-b\t{videos[1]}"]
     streams = {f"t-{v.stem}": remux(v, "mp4") for v in videos}
     want = sum(-(-len(data) // 5000) for data in streams.values())
@@ -67,7 +67,7 @@ def test_send_streams_each_video_as_one_session(broker, tmp_path, capsys):
         assert [h["seq"] for h in headers] == [str(i) for i in range(len(chunks))]
         assert {h["session-id"] for h in headers} == {sid} and {h["container"] for h in headers} == {"mp4"}
         assert [h["end"] for h in headers] == ["0"] * (len(chunks) - 1) + ["1"]
-        assert len({h["trace-id"] for h in headers}) == 1
+        assert len({h["trace-id"] for h in headers}) == 1 and {h["face-box"] for h in headers} == {"10,12.5,80"}
         traces.add(headers[0]["trace-id"])
         assert all(len(m.value) <= 5000 for m in chunks)
         assert b"".join(m.value for m in chunks) == streams[sid]  # the remuxed file, byte for byte
@@ -83,6 +83,8 @@ def test_send_rejects_bad_arguments(broker, tmp_path):
     cases = {
         "no such video: " + str(tmp_path / "gone.mp4"): [str(tmp_path / "gone.mp4")],
         "--chunk-bytes 0 must be 1 or more": [str(video), "--chunk-bytes", "0"],
+        "--face-box '10,20' is not 'x0,y0,size'": [str(video), "--face-box", "10,20"],
+        "--face-box '1,2,0' is not 'x0,y0,size' with size > 0": [str(video), "--face-box", "1,2,0"],
         f"{video} and {twin} would both be session p-a": [str(video), str(twin), "--prefix", "p-"],
         f"{notes}": [str(notes), "--bootstrap-servers", broker],
         "no Kafka broker at 127.0.0.1:": [str(video), "--bootstrap-servers", f"127.0.0.1:{free_port()}",

@@ -25,6 +25,7 @@ import torch
 
 from fasstream.data import synthetic
 from fasstream.data.video import read_video, sample_clips, write_video
+from fasstream.labels.maps import face_crop_box
 from fasstream.model import EulerNet
 from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, load_model
@@ -333,6 +334,35 @@ def test_http_claim_checks_are_fetched_only_under_the_allow_list(broker, videos,
         assert (result["status"], result["reason"]) == ("error", reason), result
     assert {m.key.decode(): dict(m.headers)["error-reason"].decode() for m in dead} == expected
     assert sorted(asked) == ["/allowed/jump", "/allowed/missing.ts", "/allowed/print.ts"]  # nothing outside
+
+
+class _NoDlib(FaceCropper):
+    def load(self):
+        raise AssertionError("a worker with face_detector: client loaded dlib")
+
+
+def test_client_face_boxes_only(broker, videos, model, cropper):
+    """face_detector: client never loads dlib: a session is scored on the box it sends, and one that
+    sends none gets the no_face_box error and a dead letter."""
+    model_path, _ = model
+    topics = _topics("boxes")
+    frames, _ = read_video(videos["print"])
+    clips = sample_clips(frames)
+    box = tuple(float(v) for v in face_crop_box(cropper.landmarks(clips[0]).mean(0), 1.3))
+    batcher = DynamicBatcher(load_model(model_path, "cpu"), lambda *a: None)
+    batcher.stop()
+    offline = float(batcher.predict(np.stack([cropper(clip, box) for clip in clips])).mean())
+    stream = split(remux(videos["print"], "mpegts"), 3000)
+    with running_worker(broker, model_path, _NoDlib(), {**topics, "face_detector": "client"}):
+        producer = _producer(broker)
+        _send(producer, topics["kafka.input_topic"], list(session_chunks("boxed", stream, "mpegts", box)))
+        _send(producer, topics["kafka.input_topic"], list(session_chunks("unboxed", stream, "mpegts")))
+        results = _results(_read(broker, topics["kafka.output_topic"], 2, 60))
+        dead = _read(broker, topics["kafka.dead_letter_topic"], 1, 10)
+    (boxed,), (unboxed,) = results["boxed"], results["unboxed"]
+    assert boxed["status"] == "ok" and boxed["score"] == pytest.approx(offline, abs=2e-5), boxed
+    assert (unboxed["status"], unboxed["reason"]) == ("error", "no_face_box") and "face-box" in unboxed["message"]
+    assert [(m.key, dict(m.headers)["error-reason"]) for m in dead] == [(b"unboxed", b"no_face_box")]
 
 
 def test_redelivered_session_republishes_the_same_result(broker, videos, model, cropper):

@@ -21,13 +21,14 @@ def session_chunks(session: str, chunks: list[bytes], container: str, face_box=N
 
 
 def send_videos(producer: KafkaProducer, topic: str, videos: dict[str, Path], container: str = "mpegts",
-                chunk_bytes: int = 64 * 1024, interval_s: float = 0.0) -> dict[str, float]:
+                chunk_bytes: int = 64 * 1024, interval_s: float = 0.0, face_box=None) -> dict[str, float]:
     """Send each video as a session (``videos`` maps session id -> path), chunks of all sessions interleaved
     like concurrent cameras, ``interval_s`` between rounds; returns each session's send time of its last chunk.
+    ``face_box`` (x0, y0, size), when given, goes with every session.
 
     Raises the producer's error (a KafkaError) when the broker did not take a chunk.
     """
-    streams = {sid: list(session_chunks(sid, video_chunks(path, container, chunk_bytes), container,
+    streams = {sid: list(session_chunks(sid, video_chunks(path, container, chunk_bytes), container, face_box,
                                         trace_id=uuid.uuid4().hex[:16])) for sid, path in videos.items()}
     finished, futures, step = {}, [], 0
     while streams:

@@ -19,10 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval-ms", type=float, default=0.0, help="pause between rounds of chunks")
     parser.add_argument("--prefix", default="", help="session id prefix (default: a random one per run)")
     parser.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to reach the broker")
+    parser.add_argument("--face-box", metavar="X0,Y0,SIZE",
+                        help="square face box in frame pixels sent with every session (workers with "
+                             "face_detector: client need one)")
 
 
 def _check(args: argparse.Namespace) -> dict[str, Path]:
     """Session id -> video; raises SystemExit naming the bad argument and the fix."""
+    try:
+        protocol.parse_face_box(args.face_box)
+    except ValueError as err:
+        raise SystemExit(f"fasstream send: --face-box {err}; give the square face box in frame pixels") from None
     if args.chunk_bytes < 1:
         raise SystemExit(f"fasstream send: --chunk-bytes {args.chunk_bytes} must be 1 or more")
     if args.interval_ms < 0 or args.connect_timeout <= 0:
@@ -56,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"fasstream send: no Kafka broker at {args.bootstrap_servers} ({err}); start one or pass "
                          "--bootstrap-servers HOST:PORT") from None
     try:
-        send_videos(producer, args.topic, videos, args.container, args.chunk_bytes, args.interval_ms / 1000)
+        send_videos(producer, args.topic, videos, args.container, args.chunk_bytes, args.interval_ms / 1000,
+                    protocol.parse_face_box(args.face_box))
     except (av.FFmpegError, ValueError) as err:
         raise SystemExit(f"fasstream send: {err}; send video files (H.264 or MPEG-4)") from None
     except KafkaError as err:

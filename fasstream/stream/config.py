@@ -19,6 +19,7 @@ from fasstream.stream import protocol
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "pipelines" / "serve" / "worker.yaml"
 ENV_PREFIX = "FASSTREAM_SERVE__"
+FACE_DETECTORS = ("dlib", "client")
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,7 @@ class ServeConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     closed_sessions: int = 10000      # results remembered for redelivered sessions
     crop_threads: int = 2             # face detection threads (dlib releases the GIL while it searches)
+    face_detector: str = "dlib"       # dlib | client: use only the face box each session's chunks carry
 
     def validate(self) -> ServeConfig:
         checks = [
@@ -94,6 +96,7 @@ class ServeConfig:
             (self.batch.threads >= 0, "batch.threads", "use 1 or more, or 0 for torch's default"),
             (self.batch.max_delay_ms >= 0, "batch.max_delay_ms", "use 0 or more"),
             (self.crop_threads >= 1, "crop_threads", "use 1 or more"),
+            (self.face_detector in FACE_DETECTORS, "face_detector", "use dlib, or client (face boxes sent by clients)"),
             (self.limits.open_sessions >= 1, "limits.open_sessions", "use 1 or more"),
             (self.limits.chunk_bytes >= 1, "limits.chunk_bytes", "use 1 or more"),
             (self.limits.session_timeout_s > 0, "limits.session_timeout_s", "use a positive number of seconds"),

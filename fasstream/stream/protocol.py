@@ -72,7 +72,8 @@ def parse_chunk(key: bytes | None, value: bytes | None, headers) -> Chunk:
                  trace_id=h.get(TRACE) or None)
 
 
-def _face_box(session: str, text: str | None) -> tuple[float, float, float] | None:
+def parse_face_box(text: str | None) -> tuple[float, float, float] | None:
+    """``"x0,y0,size"`` -> (x0, y0, size); None for no text; ValueError when it is not three numbers with size > 0."""
     if not text:
         return None
     try:
@@ -80,9 +81,16 @@ def _face_box(session: str, text: str | None) -> tuple[float, float, float] | No
     except ValueError:
         box = ()
     if len(box) != 3 or not all(math.isfinite(v) for v in box) or box[2] <= 0:
-        raise InputError("bad_header", f"session {session}: {FACE_BOX} header {text!r} is not 'x0,y0,size' with "
-                                       "size > 0; send the square face box in frame pixels or leave it out")
+        raise ValueError(f"{text!r} is not 'x0,y0,size' with size > 0")
     return box
+
+
+def _face_box(session: str, text: str | None) -> tuple[float, float, float] | None:
+    try:
+        return parse_face_box(text)
+    except ValueError as err:
+        raise InputError("bad_header", f"session {session}: {FACE_BOX} header {err}; send the square face box "
+                                       "in frame pixels or leave it out") from None
 
 
 def encode_result(result: dict) -> bytes:

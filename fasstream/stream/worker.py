@@ -170,7 +170,8 @@ class Worker:
             torch.set_num_threads(b.threads)
         max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 2)
         self._batcher = DynamicBatcher(self.loaded, self._on_batch, max_batch, b.max_delay_ms)
-        self.cropper.load()
+        if self.cfg.face_detector == "dlib":
+            self.cropper.load()
         size = self.loaded.model.size
         self._batcher.predict(np.zeros((1, 4, size, size, 3), np.uint8))
 
@@ -275,6 +276,10 @@ class Worker:
         s.last_seen = time.monotonic()
         try:
             s.check_seq(chunk.seq)
+            if s.face_box is None and self.cfg.face_detector == "client":
+                raise InputError("no_face_box", f"session {sid}: this worker uses the clients' face boxes only "
+                                                "(face_detector: client); send the face-box header 'x0,y0,size' "
+                                                "with the first chunk, or use workers with face_detector: dlib")
             if len(self.sessions) > self.cfg.limits.open_sessions:
                 raise InputError("capacity", f"session {sid}: this worker already decodes "
                                              f"{self.cfg.limits.open_sessions} sessions (limits.open_sessions); "
@@ -323,7 +328,8 @@ class Worker:
 
     # ---- stage events ----------------------------------------------------------------------------
     def _crop_stage(self) -> None:
-        self.cropper.load()
+        if self.cfg.face_detector == "dlib":
+            self.cropper.load()
         while (item := self.crops.get()) is not None:
             s, clip = item
             if s.closed:
