@@ -327,6 +327,21 @@ def test_cuda_eulernet_level_shape(dtype):
     check_gate_against_reference(*gate_case("cuda", dtype, 2, 4, 64, 128, 128, False, coeffs))
 
 
+def test_cuda_kernels_are_built_where_nvcc_is():
+    """Where nvcc is (CI: CUDA_HOME=/usr/local/cuda), the build compiles the CUDA kernels even with no GPU,
+    and every op has a CUDA kernel registered; FASSTREAM_SKIP_CUDA=1 builds are exempt."""
+    import os
+    from pathlib import Path
+
+    nvcc = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc")
+    if os.environ.get("FASSTREAM_SKIP_CUDA", "0").lower() in ("1", "true", "yes") or not nvcc.exists():
+        pytest.skip("built without nvcc")
+    for op in ("diirf_gate", "diirf_gate_backward", "diirf", "diirf_backward"):
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(f"fasstream::{op}", "CUDA"), (
+            f"fasstream::{op} has no CUDA kernel although {nvcc} exists: the extension was built CPU-only. "
+            "Fix: rebuild with `make build` (FORCE_CUDA=1 if nvcc is elsewhere).")
+
+
 def test_extension_shares_the_c_plus_plus_runtime():
     """The op library must load libstdc++ dynamically, like torch: a copy linked in statically
     (some toolchains' g++ wrappers do this) turns every error the op raises into a segfault."""
