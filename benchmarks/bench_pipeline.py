@@ -324,9 +324,8 @@ def main() -> None:
     args.out.write_text(json.dumps({
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "args": vars(args) | {
-            "model": str(args.model), "out": str(args.out), "video_dir": str(args.video_dir),
-        "save_videos": str(args.save_videos)},
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "args": vars(args) | {k: str(getattr(args, k)) for k in ("model", "out", "video_dir", "save_videos")},
         "decode_only_sessions_per_s": decode, "pipeline": rows}, indent=2))
     print(f"\nwrote {args.out}")
 

@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "face_detector: client need one)")
 
 
-def _check(args: argparse.Namespace) -> dict[str, Path]:
-    """Session id -> video; raises SystemExit naming the bad argument and the fix."""
+def _check(args: argparse.Namespace) -> tuple[dict[str, Path], tuple | None]:
+    """(session id -> video, face box); raises SystemExit naming the bad argument and the fix."""
     try:
-        protocol.parse_face_box(args.face_box)
+        box = protocol.parse_face_box(args.face_box)
     except ValueError as err:
         raise SystemExit(f"fasstream send: --face-box {err}; give the square face box in frame pixels") from None
     if args.chunk_bytes < 1:
@@ -45,7 +45,7 @@ def _check(args: argparse.Namespace) -> dict[str, Path]:
             raise SystemExit(f"fasstream send: {videos[sid]} and {video} would both be session {sid}; "
                              "give the files different names or send them in separate runs")
         videos[sid] = video
-    return videos
+    return videos, box
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from fasstream.stream.client import send_videos
 
-    videos = _check(args)
+    videos, box = _check(args)
     try:
         producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers,
                                  bootstrap_timeout_ms=int(1000 * args.connect_timeout))
@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"fasstream send: no Kafka broker at {args.bootstrap_servers} ({err}); start one or pass "
                          "--bootstrap-servers HOST:PORT") from None
     try:
-        send_videos(producer, args.topic, videos, args.container, args.chunk_bytes, args.interval_ms / 1000,
-                    protocol.parse_face_box(args.face_box))
+        send_videos(producer, args.topic, videos, args.container, args.chunk_bytes, args.interval_ms / 1000, box)
     except (av.FFmpegError, ValueError) as err:
         raise SystemExit(f"fasstream send: {err}; send video files (H.264 or MPEG-4)") from None
     except KafkaError as err:
