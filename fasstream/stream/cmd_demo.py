@@ -64,11 +64,12 @@ def _model(path: Path, workdir: Path) -> Path:
 def _print_summary(records, results: dict) -> None:
     from fasstream.eval.metrics import apcer_bpcer
 
-    print(f"\n{'session':<40} {'truth':<9} {'status':<8} {'decision':<9} {'score':>8} {'e2e ms':>8}")
+    width = max([len("session"), *map(len, records)])
+    print(f"\n{'session':<{width}} {'truth':<9} {'status':<8} {'decision':<9} {'score':>8} {'e2e ms':>8}")
     scored = []
     for sid, rec in records.items():
         r = results.get(sid, {})
-        print(f"{sid:<40} {rec.species:<9} {r.get('status', 'missing'):<8} {str(r.get('decision')):<9} "
+        print(f"{sid:<{width}} {rec.species:<9} {r.get('status', 'missing'):<8} {str(r.get('decision')):<9} "
               f"{r.get('score') if r.get('score') is not None else '-':>8} "
               f"{r.get('timings_ms', {}).get('end_to_end', '-'):>8}")
         if r.get("score") is not None:
