@@ -6,10 +6,12 @@
 Decode-only: every video's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled frames
 converted to RGB) with no Kafka and no model, run sequentially, on 2 threads and in 2 processes:
 the ceiling for the pipeline and the measurement behind decoding in processes.
-Pipeline (one worker in this process, 16 KiB chunks, each session sent at once): closed loop with
-``--concurrency`` sessions in flight (a new one sent when a result arrives), then open loop at
-``--load`` times the best closed-loop rate (the issue's "half saturation"). Latency is from the
-broker's acknowledgement of a session's end chunk to the client reading its result, p50/p95/p99.
+Pipeline (``--workers`` worker processes, 16 KiB chunks): closed loop with ``--concurrency`` sessions
+in flight (a new one started when a result arrives), then open loop at ``--load`` times the best
+closed-loop rate (the issue's "half saturation"). ``--pace burst`` sends each session's chunks at
+once (a recorded video uploaded); ``--pace realtime`` spreads them over the video's duration, as a
+camera streaming live would. Latency is from the broker's acknowledgement of a session's end chunk
+to the client reading its result, p50/p95/p99.
 Prints a table and writes JSON (``--out``).
 
 Client face boxes (``--client-boxes``): every session carries its video's face box and the workers
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import heapq
 import json
 import os
 import platform
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fasstream.stream import protocol
 from fasstream.stream.chunker import remux, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +102,14 @@ def _face_boxes(videos: list[Path], crop_scale: float = 1.3) -> dict[str, list[f
     return out
 
 
+def _duration(video: Path) -> float:
+    """Seconds of video: frames / fps."""
+    from fasstream.data.video import read_video
+
+    frames, fps = read_video(video)
+    return len(frames) / fps
+
+
 def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:
     if path:
         return path
@@ -112,7 +124,8 @@ def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:
 class _Service:
     """``--workers`` ``fasstream serve`` processes on fresh topics, a producer of sessions and a reader of results."""
 
-    def __init__(self, bootstrap: str, model: Path, streams: list[list[bytes]], boxes: list, args, tag: str):
+    def __init__(self, bootstrap: str, model: Path, streams: list[list[bytes]], boxes: list, durations: list[float],
+                 args, tag: str):
         from kafka import KafkaConsumer, KafkaProducer
 
         from fasstream.stream.broker import free_port
@@ -132,7 +145,8 @@ class _Service:
              "--group-id", self.run_id, "--metrics-port", str(port), "--log-level", "WARNING", "--set", *sets],
             cwd=ROOT) for port in self.ports]
         self._wait_ready(90)
-        self.streams, self.boxes, self.sent, self.ended, self.stages = streams, boxes, 0, {}, []
+        self.streams, self.boxes, self.durations, self.realtime = streams, boxes, durations, args.pace == "realtime"
+        self.sent, self.ended, self.stages, self.due = 0, {}, [], []  # due: heap of (time, sid, seq, message)
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
         self.consumer = KafkaConsumer(self.topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
                                       auto_offset_reset="earliest", fetch_max_wait_ms=10)
@@ -157,16 +171,35 @@ class _Service:
         raise RuntimeError(f"workers did not share the 4 input partitions within {timeout:.0f} s (held: {held})")
 
     def send(self) -> None:
-        """Send the next session, all its chunks at once; its end chunk's acknowledgement starts the clock."""
+        """Start the next session: its chunks are due at once (burst) or over the video's duration (realtime)."""
         from fasstream.stream.client import session_chunks
 
-        sid = f"{self.run_id}-{self.sent}"
-        chunks, box = self.streams[self.sent % len(self.streams)], self.boxes[self.sent % len(self.streams)]
-        for key, value, headers in session_chunks(sid, chunks, "mpegts", box):
-            self.producer.send(self.topics["kafka.input_topic"], key=key, value=value, headers=headers)
-        self.producer.flush()
-        self.ended[sid] = time.perf_counter()
+        sid, k = f"{self.run_id}-{self.sent}", self.sent % len(self.streams)
+        messages = list(session_chunks(sid, self.streams[k], "mpegts", self.boxes[k]))
+        step = self.durations[k] / len(messages) if self.realtime else 0.0
+        now = time.perf_counter()
+        for seq, message in enumerate(messages):
+            heapq.heappush(self.due, (now + seq * step, sid, seq, message))
         self.sent += 1
+        self.pump()
+
+    def pump(self) -> None:
+        """Send the chunks that are due; an end chunk's acknowledgement starts its session's clock."""
+        ends, now = [], time.perf_counter()
+        while self.due and self.due[0][0] <= now:
+            _, sid, _, (key, value, headers) = heapq.heappop(self.due)
+            self.producer.send(self.topics["kafka.input_topic"], key=key, value=value, headers=headers)
+            if dict(headers).get(protocol.END) == b"1":
+                ends.append(sid)
+        if ends:
+            self.producer.flush()
+            self.ended.update(dict.fromkeys(ends, time.perf_counter()))
+
+    def wait_ms(self, most: int = 100) -> int:
+        """How long to wait for results before the next chunk is due."""
+        if not self.due:
+            return most
+        return max(1, min(most, int(1000 * (self.due[0][0] - time.perf_counter()))))
 
     def results(self, timeout_ms: int) -> list[float]:
         """End-chunk-to-result milliseconds of the results that arrived within ``timeout_ms``."""
@@ -199,16 +232,17 @@ def _row(service: _Service, latencies: list[float], n: int, elapsed: float, **kw
             "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2]), "stage_ms": stages}
 
 
-def closed_loop(bootstrap, model, streams, boxes, concurrency: int, args) -> dict:
-    """``concurrency`` sessions in flight, a new one sent when a result arrives."""
-    service = _Service(bootstrap, model, streams, boxes, args, f"c{concurrency}")
+def closed_loop(bootstrap, model, streams, boxes, durations, concurrency: int, args) -> dict:
+    """``concurrency`` sessions in flight, a new one started when a result arrives."""
+    service = _Service(bootstrap, model, streams, boxes, durations, args, f"c{concurrency}")
     try:
         latencies, tic = [], time.perf_counter()
         for _ in range(min(concurrency, args.sessions)):
             service.send()
         deadline = time.monotonic() + args.timeout
         while len(latencies) < args.sessions and time.monotonic() < deadline:
-            for latency in service.results(100):
+            service.pump()
+            for latency in service.results(service.wait_ms()):
                 latencies.append(latency)
                 if service.sent < args.sessions:
                     service.send()
@@ -217,17 +251,18 @@ def closed_loop(bootstrap, model, streams, boxes, concurrency: int, args) -> dic
         service.close()
 
 
-def open_loop(bootstrap, model, streams, boxes, rate: float, args) -> dict:
+def open_loop(bootstrap, model, streams, boxes, durations, rate: float, args) -> dict:
     """A new session every ``1 / rate`` seconds, whatever the results do."""
-    service = _Service(bootstrap, model, streams, boxes, args, "open")
+    service = _Service(bootstrap, model, streams, boxes, durations, args, "open")
     try:
         latencies, tic = [], time.perf_counter()
         deadline = time.monotonic() + args.timeout
         while len(latencies) < args.sessions and time.monotonic() < deadline:
             if service.sent < args.sessions and time.perf_counter() >= tic + service.sent / rate:
                 service.send()
+            service.pump()
             wait = tic + service.sent / rate - time.perf_counter() if service.sent < args.sessions else 0.1
-            latencies += service.results(max(1, min(100, int(1000 * wait))))
+            latencies += service.results(min(service.wait_ms(), max(1, int(1000 * wait))))
         return _row(service, latencies, args.sessions, time.perf_counter() - tic, rate=rate)
     finally:
         service.close()
@@ -251,6 +286,8 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="batch.precision")
     parser.add_argument("--decode-repeat", type=int, default=8, help="decode-only runs every video this often")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--pace", default="burst", choices=("burst", "realtime"),
+                        help="a session's chunks sent at once, or over the video's duration like a live camera")
     parser.add_argument("--client-boxes", action="store_true",
                         help="sessions carry face boxes; workers run with face_detector: client (no dlib)")
     parser.add_argument("--video-dir", type=Path, help="benchmark the videos (and boxes.json) of --save-videos")
@@ -285,6 +322,7 @@ def main() -> None:
                              "rerun --save-videos")
         boxes = [found[p.name] for p in paths]
     videos = [remux(v, "mpegts") for v in paths]
+    durations = [_duration(v) for v in paths]
     streams = videos * args.decode_repeat
     decode = {f"{n} {kind}": decode_only(streams, n, kind) for n, kind in ((1, "sequential"), (2, "threads"),
                                                                          (2, "processes"))}
@@ -296,10 +334,10 @@ def main() -> None:
     bootstrap = args.bootstrap_servers or broker.start()
     try:
         model = _checkpoint(args.model, folder, args.width)
-        rows = [closed_loop(bootstrap, model, chunks, boxes, c, args) for c in args.concurrency]
+        rows = [closed_loop(bootstrap, model, chunks, boxes, durations, c, args) for c in args.concurrency]
         best = max(r["sessions_per_s"] for r in rows)
         if args.load:
-            rows.append(open_loop(bootstrap, model, chunks, boxes, args.load * best, args))
+            rows.append(open_loop(bootstrap, model, chunks, boxes, durations, args.load * best, args))
     finally:
         if broker:
             broker.stop()
@@ -308,7 +346,8 @@ def main() -> None:
           f"{args.sessions} sessions "
           f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
           f"torch threads {args.threads or torch.get_num_threads()}, precision {args.precision}, "
-          f"crop threads {args.crop_threads}, face boxes {'from clients' if args.client_boxes else 'dlib'}); "
+          f"crop threads {args.crop_threads}, face boxes {'from clients' if args.client_boxes else 'dlib'}, "
+          f"pace {args.pace}); "
           "latency: end chunk acknowledged -> result read")
     print(f"  {'load':>16} {'sessions/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   median ms per session: "
           "decode, face, queue, model")

@@ -1,5 +1,6 @@
 """Streaming stages without a broker: incremental decode, clip sampling, offsets, headers, claim checks."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -29,17 +30,18 @@ def streams(tmp_path_factory):
     return {c: remux(path, c) for c in ("mpegts", "mp4", "h264")}, sample_clips(whole)
 
 
-def _decode(container, pieces, limits=Limits()):
+def _decode(container, pieces, limits=Limits(), pause=0.0):
     clips, done = [], threading.Event()
     result = {}
 
     def finished(frames, n_clips, error, seconds):
-        result.update(frames=frames, clips=n_clips, error=error)
+        result.update(frames=frames, clips=n_clips, error=error, seconds=seconds)
         done.set()
 
     decoder = SessionDecoder("test", container, limits, clips.append, finished)
     for piece in pieces:
         decoder.feed(piece)
+        time.sleep(pause)
     decoder.close()
     assert done.wait(20), "decoder never finished"
     return clips, result
@@ -76,6 +78,15 @@ def test_fragmented_mp4_header_cut_anywhere(streams):
     for cut in range(start + 1, end, 16):
         clips, result = _decode("mp4", [data[:cut], data[cut:]])
         assert result["error"] is None and len(clips) == len(expected), (cut, result)
+
+
+def test_decode_time_leaves_out_waiting_for_chunks(streams):
+    """A session streamed live spends most of its time waiting for bytes: the reported decode time
+    is the decoding alone."""
+    data = streams[0]["mpegts"]
+    clips, result = _decode("mpegts", [data[:len(data) // 2], data[len(data) // 2:]], pause=0.5)
+    assert result["error"] is None and len(clips) == 2
+    assert 0 < result["seconds"] < 0.25  # the decoder waited 0.5 s for the second half
 
 
 def test_mpeg4_part2_in_mpegts_and_mp4(tmp_path):

@@ -67,6 +67,7 @@ class _Pipe:
         self._buffer = memoryview(b"")
         self._eof = False
         self.whole_reads = False
+        self.waited = 0.0  # seconds spent waiting for the writer
 
     def write(self, data: bytes) -> None:
         if data:
@@ -76,7 +77,9 @@ class _Pipe:
         self._chunks.put(None)
 
     def _more(self) -> bytes | None:
+        tic = time.perf_counter()
         item = self._chunks.get()
+        self.waited += time.perf_counter() - tic
         if item is None:
             self._eof = True
         return item
@@ -124,7 +127,8 @@ class SessionDecoder:
 
     ``feed(data)`` and ``close()`` come from the consumer thread; ``on_clip(clip)`` runs on the
     decoder thread for every finished clip and ``on_done(frames, clips, error, seconds)`` once at
-    the end, with ``error`` an :class:`InputError` or None.
+    the end, with ``error`` an :class:`InputError` or None and ``seconds`` the time spent decoding,
+    not waiting for bytes.
     """
 
     def __init__(self, name: str, container: str, limits: Limits, on_clip: Callable[[Clip], None],
@@ -157,10 +161,9 @@ class SessionDecoder:
 
     def _run(self) -> None:
         frames = clips = 0
-        busy = 0.0
+        start = time.perf_counter()
         error = None
         try:
-            tic = time.perf_counter()
             self._pipe.whole_reads = True
             with av.open(self._pipe, mode="r", format=FORMATS[self.container], options=_OPEN_OPTIONS) as container:
                 self._pipe.whole_reads = False
@@ -180,11 +183,8 @@ class SessionDecoder:
                             clip = self._sampler.push(frames, frame.to_ndarray(format="rgb24"))
                             if clip is not None:
                                 clips += 1
-                                busy += time.perf_counter() - tic
                                 self._on_clip(clip)
-                                tic = time.perf_counter()
                         frames += 1
-            busy += time.perf_counter() - tic
         except InputError as err:
             error = err
         except av.FFmpegError as err:
@@ -194,7 +194,7 @@ class SessionDecoder:
             error = InputError("undecodable", f"session {self.name}: no {self.container} stream could be read "
                                               f"({err}); send a valid {self.container} stream")
         if not self._cancelled:
-            self._on_done(frames, clips, error, busy)
+            self._on_done(frames, clips, error, time.perf_counter() - start - self._pipe.waited)
 
     def _check(self, frame: av.VideoFrame, index: int) -> None:
         lim = self.limits
