@@ -89,25 +89,25 @@ def _videos(folder: Path, n: int) -> list[Path]:
 def _face_boxes(videos: list[Path], crop_scale: float = 1.3) -> dict[str, list[float]]:
     """Each video's face box (x0, y0, side) as a client would send it: the first clip's, found with dlib."""
     from fasstream.data.video import read_video, sample_clips
-    from fasstream.labels.maps import face_crop_box
     from fasstream.stream.crop import FaceCropper
 
     cropper, out = FaceCropper(crop_scale=crop_scale), {}
     for video in videos:
         frames, _ = read_video(video)
-        points = cropper.landmarks(sample_clips(frames)[0])
-        if points is None:
+        box = cropper.box(sample_clips(frames)[0])
+        if box is None:
             raise RuntimeError(f"{video}: no face in its first clip; a client box cannot be made")
-        out[video.name] = [round(float(v), 2) for v in face_crop_box(points.mean(0), crop_scale)]
+        out[video.name] = [round(float(v), 2) for v in box]
     return out
 
 
 def _duration(video: Path) -> float:
-    """Seconds of video: frames / fps."""
-    from fasstream.data.video import read_video
+    """Seconds of video, from the container's frame count and rate (nothing decoded)."""
+    import av
 
-    frames, fps = read_video(video)
-    return len(frames) / fps
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        return stream.frames / float(stream.average_rate)
 
 
 def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:

@@ -25,7 +25,6 @@ import torch
 
 from fasstream.data import synthetic
 from fasstream.data.video import read_video, sample_clips, write_video
-from fasstream.labels.maps import face_crop_box
 from fasstream.model import EulerNet
 from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, load_model
@@ -348,7 +347,7 @@ def test_client_face_boxes_only(broker, videos, model, cropper):
     topics = _topics("boxes")
     frames, _ = read_video(videos["print"])
     clips = sample_clips(frames)
-    box = tuple(float(v) for v in face_crop_box(cropper.landmarks(clips[0]).mean(0), 1.3))
+    box = tuple(float(v) for v in cropper.box(clips[0]))  # the module's cropper: crop_scale 1.3, as the model
     batcher = DynamicBatcher(load_model(model_path, "cpu"), lambda *a: None)
     batcher.stop()
     offline = float(batcher.predict(np.stack([cropper(clip, box) for clip in clips])).mean())

@@ -75,10 +75,14 @@ class FaceCropper:
         predictor = self.load()[2]
         return np.array([[(p.x, p.y) for p in predictor(f, rect).parts()] for f in frames], np.float32)
 
+    def box(self, frames: np.ndarray):
+        """The clip's crop box (x0, y0, side): ``face_crop_box`` of its mean landmarks; None without a face."""
+        points = self.landmarks(frames)
+        return None if points is None else face_crop_box(points.mean(0), self.crop_scale)
+
     def __call__(self, frames: np.ndarray, box=None) -> np.ndarray | None:
         if box is None:
-            points = self.landmarks(frames)
-            if points is None:
+            box = self.box(frames)
+            if box is None:
                 return None
-            box = face_crop_box(points.mean(0), self.crop_scale)
         return np.stack([crop_frame(frame, box, self.size) for frame in frames])

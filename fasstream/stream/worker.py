@@ -77,12 +77,15 @@ class _Rebalances(AsyncConsumerRebalanceListener):
                          {tp.partition: o.offset for tp, o in offsets.items()})
             except Exception as err:  # never break the rebalance: the next owner replays from the last commit
                 log.warning("commit before rebalance failed: %s", err)
-        await self.on_partitions_lost(revoked)
+        self._hand_over(revoked)
 
     async def on_partitions_lost(self, lost):
+        self._hand_over(lost)
+
+    def _hand_over(self, partitions) -> None:
         with self.lock:
-            self.revoked |= set(lost)
-            for tp in lost:
+            self.revoked |= set(partitions)
+            for tp in partitions:
                 self.commit_points.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned):
