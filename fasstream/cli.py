@@ -1,5 +1,8 @@
 """The ``fasstream`` command line: one subcommand per task, each in the module that does it.
 
+Naming rule: subcommand ``X`` lives in ``fasstream/<package>/cmd_X.py`` of the package that does the
+work (``fasstream eval`` in ``fasstream/eval/cmd_eval.py``).
+
 Each entry maps a subcommand to ``module:function``; the module must define
 ``add_arguments(parser)`` and the function takes the parsed ``argparse.Namespace`` and returns
 an exit code. Modules are imported only when their subcommand runs, so ``fasstream --help`` and
@@ -13,18 +16,18 @@ import sys
 
 # subcommand -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "synth": ("fasstream.data.command", "run", "generate the synthetic live/attack dataset"),
-    "train": ("fasstream.train.command", "run", "train EulerNet from a recipe"),
-    "label": ("fasstream.labels.command", "run", "label a dataset once and cache the face maps"),
-    "eval": ("fasstream.eval.command", "run", "score dev and test splits with a checkpoint and report PAD metrics"),
-    "verify": ("fasstream.eval.verify_command", "run", "live score and decision of local videos"),
-    "export": ("fasstream.model.export_command", "run", "slim a training checkpoint for serving"),
+    "synth": ("fasstream.data.cmd_synth", "run", "generate the synthetic live/attack dataset"),
+    "train": ("fasstream.train.cmd_train", "run", "train EulerNet from a recipe"),
+    "label": ("fasstream.labels.cmd_label", "run", "label a dataset once and cache the face maps"),
+    "eval": ("fasstream.eval.cmd_eval", "run", "score dev and test splits with a checkpoint and report PAD metrics"),
+    "verify": ("fasstream.eval.cmd_verify", "run", "live score and decision of local videos"),
+    "export": ("fasstream.model.cmd_export", "run", "slim a training checkpoint for serving"),
     "serve": ("fasstream.stream.cmd_serve", "run", "run a streaming verification worker (Kafka in, results out)"),
     "send": ("fasstream.stream.cmd_send", "run", "stream local videos to the input topic as sessions"),
     "results": ("fasstream.stream.cmd_results", "run", "print the result topic as JSON lines"),
     "demo": ("fasstream.stream.cmd_demo", "run", "broker, workers and synthetic sessions end to end, with ACER"),
-    "magnify": ("fasstream.viz.magnify_command", "run", "Eulerian magnification of a face video"),
-    "explain": ("fasstream.viz.explain_command", "run", "Grad-CAM and predicted maps of a video"),
+    "magnify": ("fasstream.viz.cmd_magnify", "run", "Eulerian magnification of a face video"),
+    "explain": ("fasstream.viz.cmd_explain", "run", "Grad-CAM and predicted maps of a video"),
 }
 
 

@@ -2,6 +2,6 @@
 
 ``filters``: band-pass coefficients for the DIIRF op. ``evm``: magnification of frames.
 ``gradcam``: Grad-CAM and predicted maps of a clip. ``faces``: the face of a video file.
-``figures``: PNG + JSON output. The ``*_command`` modules are the ``fasstream magnify`` and
+``figures``: PNG + JSON output. The ``cmd_*`` modules are the ``fasstream magnify`` and
 ``fasstream explain`` subcommands.
 """
