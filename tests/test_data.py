@@ -1,4 +1,4 @@
-"""fasstream.data: video I/O, clips, the layout CSV, OULU-NPU lists and the synthetic generator."""
+"""fasstream.data: video I/O, clips, the layout CSV, OULU-NPU lists and landmark geometry."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from fasstream.data import faces
 from fasstream.data.oulu import ProtocolError, oulu_records, oulu_videos, parse_video_id, protocol_file
 from fasstream.data.records import VideoRecord, read_layout_csv, write_layout_csv
-from fasstream.data.synthetic import SPECIES, generate_dataset
 from fasstream.data.video import VideoError, clip_starts, read_video, sample_clips, write_video
 
 
@@ -241,88 +240,3 @@ def test_invert_map_matches_an_affine_warp():
     map_y = back[1, 0] * gx + back[1, 1] * gy + back[1, 2]
     points = np.array([[20.0, 25.0], [40.5, 33.2], [30.0, 30.0]], np.float32)
     np.testing.assert_allclose(faces.invert_map(map_x, map_y, points), faces.project(forward, points), atol=1e-3)
-
-
-# --- synthetic dataset ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    records = generate_dataset(out, n_identities=2, videos_per_species=1, seed=3, workers=1)
-    return out, records
-
-
-def face_green_signal(frames, landmarks):
-    """Mean green level per frame over cheeks and nose (between the outer eye corners, below the eyes)."""
-    values = []
-    for frame, pts in zip(frames, landmarks):
-        x0, x1, y0, y1 = int(pts[36, 0]), int(pts[45, 0]), int(pts[29, 1]), int(pts[33, 1])
-        values.append(frame[y0:y1, x0:x1, 1].mean())
-    return np.asarray(values)
-
-
-def pulse_amplitude(signal, fps):
-    """Largest spectral amplitude (grey levels) of the detrended signal between 0.7 and 2.5 Hz."""
-    t = np.arange(len(signal))
-    detrended = signal - np.polyval(np.polyfit(t, signal, 1), t)
-    spectrum = np.abs(np.fft.rfft(detrended * np.hanning(len(signal)))) * 4 / len(signal)
-    freqs = np.fft.rfftfreq(len(signal), 1 / fps)
-    return spectrum[(freqs >= 0.7) & (freqs <= 2.5)].max()
-
-
-def high_frequency_energy(frames, landmarks):
-    """Mean absolute Laplacian of the grey face box, averaged over frames."""
-    energy = []
-    for frame, pts in zip(frames, landmarks):
-        (x0, y0), (x1, y1) = pts.min(0).astype(int), pts.max(0).astype(int)
-        grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
-        energy.append(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
-    return float(np.mean(energy))
-
-
-def test_synthetic_files_and_landmarks(synthetic):
-    out, records = synthetic
-    assert read_layout_csv(out / "dataset.csv") == records
-    assert sorted(r.species for r in records) == sorted(SPECIES * 2)
-    for rec in records:
-        assert rec.path.suffix == ".mp4" and rec.live == (rec.species == "live")
-        frames, fps = read_video(rec.path)
-        marks = np.load(rec.landmarks)
-        assert 40 <= len(frames) <= 60 and fps in (25.0, 30.0)
-        assert marks.shape == (len(frames), 68, 2) and marks.dtype == np.float32
-        height, width = frames.shape[1:3]
-        assert (marks >= 0).all() and (marks[..., 0] < width).all() and (marks[..., 1] < height).all()
-
-
-def test_synthetic_splits_are_disjoint_by_identity(synthetic):
-    _, records = synthetic
-    split_of = {}
-    for rec in records:
-        assert split_of.setdefault(rec.subject, rec.split) == rec.split
-    assert len(split_of) == 2 and len(set(split_of.values())) == 2
-
-
-def test_synthetic_is_deterministic(synthetic, tmp_path):
-    out, records = synthetic
-    again = generate_dataset(tmp_path, n_identities=2, videos_per_species=1, seed=3, workers=1)
-    assert (tmp_path / "dataset.csv").read_text() == (out / "dataset.csv").read_text()
-    for first, second in zip(records, again):
-        np.testing.assert_array_equal(np.load(first.landmarks), np.load(second.landmarks))
-        assert first.path.read_bytes() == second.path.read_bytes()
-
-
-def test_synthetic_species_differ(synthetic):
-    _, records = synthetic
-    by_key = {(r.subject, r.species): r for r in records}
-    for subject in {r.subject for r in records}:
-        measures = {}
-        for species in SPECIES:
-            rec = by_key[subject, species]
-            frames, fps = read_video(rec.path)
-            marks = np.load(rec.landmarks)
-            measures[species] = (pulse_amplitude(face_green_signal(frames, marks), fps),
-                                 high_frequency_energy(frames, marks))
-        # live skin carries a ~1.2 Hz colour pulse; a print or an animated still does not
-        assert measures["live"][0] > max(1.0, 3 * measures["print"][0], 2 * measures["animated"][0])
-        # the screen's moire adds fine detail that the live capture lacks
-        assert measures["replay"][1] > 1.15 * measures["live"][1]

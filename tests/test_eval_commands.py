@@ -21,7 +21,8 @@ SIZE = 32  # small crops keep the tests fast; the paper's 256 works the same way
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic")
-    records = generate_dataset(out, n_identities=5, videos_per_species=1, seed=3, workers=1)
+    records = generate_dataset(out, n_identities=5, seed=3, workers=1, live_videos=1,
+                               families=["print-flat", "replay-lcd", "animated-warp"])
     return out, records
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 
 log = logging.getLogger(__name__)
@@ -12,8 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fasstream synth``."""
     parser.add_argument("--out", required=True, help="output folder (dataset.csv and videos/ go there)")
     parser.add_argument("--identities", type=int, default=12, help="number of synthetic subjects (default 12)")
-    parser.add_argument("--videos-per-species", type=int, default=2,
-                        help="videos of each species per subject (default 2)")
+    parser.add_argument("--videos-per-family", type=int, default=1,
+                        help="videos of each attack family per subject (default 1); live gets "
+                             "LIVE_SHARE (3) times as many")
+    parser.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
+                        help="attack families to render (default: all; a species name stands for its first family): "
+                             "print-flat print-curved replay-lcd replay-phone animated-warp animated-puppet "
+                             "still-print still-pause rigid-plane rigid-layers")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: CPU count); the data does not depend on it")
@@ -26,8 +32,12 @@ def run(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
-    records = generate_dataset(args.out, n_identities=args.identities,
-                               videos_per_species=args.videos_per_species, seed=args.seed, workers=args.workers)
+    try:
+        records = generate_dataset(args.out, n_identities=args.identities, videos_per_family=args.videos_per_family,
+                                   seed=args.seed, workers=args.workers, families=args.families)
+    except ValueError as err:  # an unknown family, or counts below one: the message names the input
+        print(f"fasstream synth: {err}", file=sys.stderr)
+        return 2
     splits = {s: sum(r.split == s for r in records) for s in ("train", "dev", "test")}
     log.info("%d videos (%s) in %.1f s; layout CSV: %s/dataset.csv", len(records),
              ", ".join(f"{k} {v}" for k, v in splits.items()), time.perf_counter() - start, args.out)

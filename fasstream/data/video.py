@@ -20,7 +20,7 @@ CLIP_STEP = 10
 
 # name accepted by write_video -> (FFmpeg encoder, encoder options)
 _CODECS = {
-    "h264": ("libx264", {"crf": "17", "preset": "veryfast"}),
+    "h264": ("libx264", {"preset": "veryfast"}),
     "mpeg4": ("mpeg4", {}),
 }
 _MPEG4_QSCALE = 3  # fixed quantiser for mpeg4: 2 is best, 31 worst
@@ -77,8 +77,9 @@ def read_video(source, max_frames: int | None = None) -> tuple[np.ndarray, float
     return np.stack(frames), float(rate)
 
 
-def write_video(path, frames: np.ndarray, fps: float, codec: str = "h264", reproducible: bool = False) -> Path:
-    """Encode ``frames (N,H,W,3) uint8 RGB`` to ``path`` as yuv420p ``"h264"`` (CRF 17) or ``"mpeg4"``.
+def write_video(path, frames: np.ndarray, fps: float, codec: str = "h264", reproducible: bool = False,
+                crf: int = 17) -> Path:
+    """Encode ``frames (N,H,W,3) uint8 RGB`` to ``path`` as yuv420p ``"h264"`` (at ``crf``, 0-51) or ``"mpeg4"``.
 
     The container follows the suffix (``.mp4``, ``.mkv``, ``.avi``, ``.ts``). Width and height must
     be even, as yuv420p needs. ``reproducible`` encodes on one thread and, for H.264, without
@@ -98,12 +99,15 @@ def write_video(path, frames: np.ndarray, fps: float, codec: str = "h264", repro
                          "crop or pad them by one pixel")
     if not fps > 0:
         raise ValueError(f"fps for {path} must be positive, got {fps}")
+    if not 0 <= crf <= 51:
+        raise ValueError(f"crf for {path} must be 0 (lossless) to 51 (worst), got {crf}")
     encoder, options = _CODECS[codec]
     try:
         with av.open(str(path), mode="w") as container:
             stream = container.add_stream(encoder, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = dict(options, **_REPRODUCIBLE[codec]) if reproducible else dict(options)
+            opts = dict(options, **(_REPRODUCIBLE[codec] if reproducible else {}))
+            stream.options = dict(opts, crf=str(crf)) if codec == "h264" else opts
             if reproducible:
                 stream.codec_context.thread_count = 1
             if codec == "mpeg4":

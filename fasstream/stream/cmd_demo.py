@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default %(default)s)")
     parser.add_argument("--data", type=Path, help="dataset.csv (generic layout); default: generate a synthetic set")
     parser.add_argument("--split", default="", help="only this split of --data (train, dev, test)")
-    parser.add_argument("--identities", type=int, default=2, help="synthetic identities (4 videos each)")
+    parser.add_argument("--identities", type=int, default=2, help="synthetic identities (one video of each species each)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--container", default="mpegts", choices=("mpegts", "mp4", "h264"))
     parser.add_argument("--chunk-bytes", type=int, default=16 * 1024)
@@ -34,15 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _records(args, workdir: Path):
     from fasstream.data.records import read_layout_csv
-    from fasstream.data.synthetic import generate_dataset
+    from fasstream.data.synthetic import FAMILIES, generate_dataset
+    from fasstream.data.synth.families import resolve
 
     if args.data:
         records = read_layout_csv(args.data)
         return [r for r in records if not args.split or r.split == args.split]
-    print(f"generating {4 * args.identities} synthetic videos in {workdir}", flush=True)
+    families = [family for family in FAMILIES if family == resolve(FAMILIES[family].species)]  # one per species
+    print(f"generating {len(families) * args.identities} synthetic videos in {workdir}", flush=True)
     # seed 1000: identities the committed model never saw (its recipe trains on seed 0)
-    return generate_dataset(workdir / "synthetic", n_identities=args.identities, videos_per_species=1, seed=1000,
-                            workers=2)
+    return generate_dataset(workdir / "synthetic", n_identities=args.identities, seed=1000, workers=2,
+                            families=families, live_videos=1)
 
 
 def _model(path: Path, workdir: Path) -> Path:

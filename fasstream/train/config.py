@@ -48,6 +48,9 @@ class DataConfig:
     clips_per_video: int = 0     # training clips kept per video, evenly spaced; 0 keeps all
     flip: bool = True            # random horizontal flip of clip and maps
     jitter: float = 0.1          # colour jitter strength (brightness, contrast, saturation); 0 turns it off
+    balance: bool = False        # draw live and attack train clips equally often (with replacement)
+    still: float = 0.0           # share of live train clips turned into held-frame hard negatives
+    rigid: float = 0.0           # share of live train clips turned into planar-motion hard negatives
     workers: int = 0             # DataLoader worker processes
 
 
@@ -99,6 +102,9 @@ class TrainConfig:
         need(self.data.crop_scale > 0, "data.crop_scale", self.data.crop_scale, "use a positive number")
         need(self.data.clips_per_video >= 0, "data.clips_per_video", self.data.clips_per_video, "use 0 or more")
         need(0 <= self.data.jitter < 1, "data.jitter", self.data.jitter, "use a number in [0, 1)")
+        need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
+             "data.still + data.rigid", (self.data.still, self.data.rigid),
+             "use shares of the live clips in [0, 1] that add up to at most 1")
         need(self.data.workers >= 0, "data.workers", self.data.workers, "use 0 or more")
         need(self.epochs >= 1, "epochs", self.epochs, "use 1 or more")
         need(self.batch_size >= 1, "batch_size", self.batch_size, "use 1 or more")

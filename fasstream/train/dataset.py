@@ -21,6 +21,7 @@ from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
 from fasstream.train.config import TrainConfig
+from fasstream.train.temporal import freeze_clip, rigid_clip
 
 __all__ = ["ClipDataset", "build_datasets", "colour_jitter", "split_records"]
 
@@ -42,20 +43,24 @@ class ClipDataset(Dataset):
 
     clip: (4, 3, size, size) float in [0, 1]; maps: (4, 1, size/8, size/8) float in [0, 1].
     ``clips_per_video`` > 0 keeps that many evenly spaced clips of each video. ``augment`` turns
-    on a random horizontal flip (of clip and maps together, when ``flip``) and ``colour_jitter``.
+    on a random horizontal flip (of clip and maps together, when ``flip``) and ``colour_jitter``,
+    and turns a live clip into a temporal hard negative (``fasstream.train.temporal``) with
+    probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live.
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
     """
 
     def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
-                 flip: bool = True, jitter: float = 0.1, cache: str | Path = ""):
+                 flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
+                 rigid: float = 0.0):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
             raise ValueError(f"size={size} must be a positive multiple of 8 (maps are size/8)")
         self.label, self.size, self.crop_scale = label, size, crop_scale
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
+        self.still, self.rigid = still, rigid
         self.cache = cache
         frames, maps = [], []
         self.video_ids: list[str] = []
@@ -113,12 +118,18 @@ class ClipDataset(Dataset):
     def __getitem__(self, i: int):
         clip = torch.from_numpy(self.frames[i]).permute(0, 3, 1, 2).float().div_(255)
         maps = torch.from_numpy(self.maps[i]).float().div_(255).unsqueeze(1)
+        live = self.live[i]
         if self.augment:
             if self.flip and torch.rand(()) < 0.5:
                 clip, maps = clip.flip(-1), maps.flip(-1)
             if self.jitter:
                 clip = colour_jitter(clip, self.jitter)
-        return clip, maps, self.live[i], i
+            if live and (self.still or self.rigid):
+                draw = float(torch.rand(()))
+                if draw < self.still + self.rigid:
+                    clip = freeze_clip(clip) if draw < self.still else rigid_clip(clip)
+                    maps, live = torch.zeros_like(maps), False
+        return clip, maps, live, i
 
 
 def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
@@ -132,5 +143,6 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
     """The recipe's (train, dev) clip sets: train augmented and capped at clips_per_video, dev with every clip."""
     common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache)
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
-                        flip=cfg.data.flip, jitter=cfg.data.jitter, **common)
+                        flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
+                        **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)

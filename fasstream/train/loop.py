@@ -30,6 +30,7 @@ from fasstream.eval.metrics import ScoreSet, apcer_bpcer, eer, eer_threshold, vi
 from fasstream.model import EulerNet, score
 from fasstream.train.config import TrainConfig
 from fasstream.train.ranger import Ranger
+from fasstream.train.sampling import BalancedSampler
 
 __all__ = ["evaluate_dev", "train"]
 
@@ -172,7 +173,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
         opt = Ranger(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start, history, best = _resume(out, model, opt, rank, world) if resume else (0, [], math.inf)
         net = DistributedDataParallel(model) if world > 1 else model
-        sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+        sampler = (BalancedSampler(train_set.live, world, rank, cfg.seed) if cfg.data.balance else
+                   DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed))
         loader = DataLoader(train_set, batch_size=cfg.batch_size // world, sampler=sampler,
                             num_workers=cfg.data.workers, pin_memory=device.type == "cuda")
         if rank == 0:

@@ -1,0 +1,109 @@
+"""The capture chain every species shares, live included: one randomised camera per video.
+
+The camera frames the square scene at some aspect ratio and resolution, lets exposure drift and the
+light move, applies white balance, a fixed blur (focus or motion), signal-dependent or Gaussian
+sensor noise (fresh every frame, sometimes spatially correlated), quantises to uint8 and picks the
+H.264 quality the video is encoded at. Every parameter is drawn from the same distribution for every
+species, so no per-frame statistic tells a live video from a ``still`` or ``rigid`` one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fasstream.data.synth.scene import grid, wave
+
+ASPECTS = (1.0, 4 / 3, 3 / 4, 5 / 4, 4 / 5)
+"""Width / height of the captured frame (the scene is square; the camera crops to these)."""
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One video's capture settings; :meth:`sample` draws them, :meth:`capture` applies them."""
+
+    noise: str                   # "gaussian" (level = sigma) or "shot" (variance = level * I + read**2)
+    level: float
+    read: float
+    correlated: float            # sigma (px) of a blur on the noise; 0: white noise
+    white_balance: tuple[float, float, float]
+    exposure: float              # relative amplitude of the exposure drift
+    light: float                 # relative amplitude of a light gradient that turns slowly
+    blur: float                  # length (px) of a fixed linear blur; 0: none
+    blur_angle: float
+    width: int
+    height: int
+    crf: int                     # H.264 constant rate factor the video is encoded with
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> "Camera":
+        """Draw a camera; the same distribution serves every species."""
+        aspect = float(ASPECTS[rng.integers(len(ASPECTS))])
+        short = 2 * int(rng.integers(96, 161))  # 192..320 px
+        long = 2 * int(round(short * max(aspect, 1 / aspect) / 2))
+        width, height = (long, short) if aspect >= 1 else (short, long)
+        shot = rng.random() < 0.5
+        return cls(
+            noise="shot" if shot else "gaussian",
+            level=float(rng.uniform(0.02, 0.1) if shot else rng.uniform(1.0, 4.0)),
+            read=float(rng.uniform(0.5, 2.0)),
+            correlated=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.3 else 0.0,
+            white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
+            exposure=float(rng.uniform(0.0, 0.06)),
+            light=float(rng.uniform(0.0, 0.15)),
+            blur=float(rng.uniform(1.0, 3.0)) if rng.random() < 0.3 else 0.0,
+            blur_angle=float(rng.uniform(0, 180)),
+            width=width, height=height,
+            crf=int(rng.integers(16, 29)),
+        )
+
+    def _window(self, tracks: np.ndarray, size: int) -> tuple[int, int, int, int]:
+        """(x0, y0, w, h) pixels of the scene the frame shows: the aspect's crop, keeping the face in view."""
+        aspect = self.width / self.height
+        w, h = (size, int(round(size / aspect))) if aspect >= 1 else (int(round(size * aspect)), size)
+        lo, hi = np.nanmin(tracks, axis=(0, 1)), np.nanmax(tracks, axis=(0, 1))
+        x0, y0 = (int(np.clip(round((lo[a] + hi[a]) / 2 - e / 2), 0, size - e)) for a, e in ((0, w), (1, h)))
+        return x0, y0, w, h
+
+    def _blur_kernel(self) -> np.ndarray:
+        length = max(int(np.ceil(self.blur)) * 2 + 1, 3)
+        kernel = np.zeros((length, length), np.float32)
+        c = length // 2
+        dx, dy = np.cos(np.radians(self.blur_angle)), np.sin(np.radians(self.blur_angle))
+        for t in np.linspace(-self.blur / 2, self.blur / 2, 4 * length):
+            kernel[int(round(c + t * dy)), int(round(c + t * dx))] += 1
+        return kernel / kernel.sum()
+
+    def capture(self, frames: list[np.ndarray], tracks: np.ndarray, rng: np.random.Generator,
+                fps: float) -> tuple[np.ndarray, np.ndarray]:
+        """Scene frames (float, S x S x 3) and landmarks -> ``(N, height, width, 3) uint8`` and landmarks."""
+        size = frames[0].shape[0]
+        n = len(frames)
+        times = np.arange(n) / fps
+        gains = 1 + wave(rng, times, self.exposure, 0.1, 0.5)
+        turn = rng.uniform(0, 2 * np.pi) + wave(rng, times, 0.6, 0.1, 0.4)
+        gx, gy = grid(size)
+        x0, y0, w, h = self._window(tracks, size)
+        balance = np.asarray(self.white_balance, np.float32)
+        kernel = self._blur_kernel() if self.blur else None
+        cv2.setRNGSeed(int(rng.integers(2**31)))  # cv2.randn is several times faster than numpy's normal
+        noise = np.empty((self.height, self.width, 3), np.float32)
+        out = np.empty((n, self.height, self.width, 3), np.uint8)
+        for i, frame in enumerate(frames):
+            light = 1 + self.light * ((gx - size / 2) * np.cos(turn[i]) + (gy - size / 2) * np.sin(turn[i])) / size
+            lit = frame * (balance * float(gains[i])) * light[..., None]
+            image = cv2.resize(lit[y0:y0 + h, x0:x0 + w], (self.width, self.height),
+                               interpolation=cv2.INTER_AREA if w > self.width else cv2.INTER_LINEAR)
+            if kernel is not None:
+                image = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+            cv2.randn(noise, 0.0, 1.0)
+            grain = cv2.GaussianBlur(noise, (0, 0), self.correlated) * (1 + 2 * self.correlated) \
+                if self.correlated else noise
+            if self.noise == "shot":
+                sigma = np.sqrt(self.level * np.clip(image, 0, 255) + self.read ** 2)
+            else:
+                sigma = self.level
+            out[i] = np.clip(np.rint(image + grain * sigma), 0, 255).astype(np.uint8)
+        scale = np.array([self.width / w, self.height / h], np.float32)
+        return out, ((tracks - np.array([x0, y0], np.float32) + 0.5) * scale - 0.5).astype(np.float32)

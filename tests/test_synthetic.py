@@ -1,0 +1,194 @@
+"""The synthetic generator: files, splits, reproducibility, and what each family is physically made of."""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fasstream.data import faces
+from fasstream.data.records import read_layout_csv
+from fasstream.data.synth.families import FAMILIES, SPECIES, resolve
+from fasstream.data.synth.live import render_live
+from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
+from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, render_video,
+                                      video_camera)
+from fasstream.data.video import read_video
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    records = generate_dataset(out, n_identities=2, videos_per_family=1, seed=3, workers=1)
+    return out, records
+
+
+@pytest.fixture(scope="module")
+def identity():
+    return make_identity(sorted(faces.source_faces())[0], 21)
+
+
+def face_green_signal(frames, landmarks):
+    """Mean green level per frame over cheeks and nose (between the outer eye corners, below the eyes)."""
+    values = []
+    for frame, pts in zip(frames, landmarks):
+        x0, x1, y0, y1 = int(pts[36, 0]), int(pts[45, 0]), int(pts[29, 1]), int(pts[33, 1])
+        values.append(frame[y0:y1, x0:x1, 1].mean())
+    return np.asarray(values)
+
+
+def pulse_amplitude(signal, fps):
+    """Largest spectral amplitude (grey levels) of the detrended signal between 0.7 and 2.5 Hz."""
+    t = np.arange(len(signal))
+    detrended = signal - np.polyval(np.polyfit(t, signal, 2), t)
+    spectrum = np.abs(np.fft.rfft(detrended * np.hanning(len(signal)))) * 4 / len(signal)
+    freqs = np.fft.rfftfreq(len(signal), 1 / fps)
+    return spectrum[(freqs >= 0.7) & (freqs <= 2.5)].max()
+
+
+def high_frequency_energy(frames, landmarks):
+    """Mean absolute Laplacian of the grey face box, averaged over frames."""
+    energy = []
+    for frame, pts in zip(frames, landmarks):
+        (x0, y0), (x1, y1) = pts.min(0).astype(int), pts.max(0).astype(int)
+        grey = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        energy.append(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
+    return float(np.mean(energy))
+
+
+def homography_residual(source: np.ndarray, moved: np.ndarray) -> float:
+    """Largest landmark error (px) of the best single homography from ``source`` to ``moved`` points."""
+    hom, _ = cv2.findHomography(source.astype(np.float64), moved.astype(np.float64), 0)
+    return float(np.abs(faces.project(hom, source) - moved).max())
+
+
+def test_synthetic_files_and_landmarks(synthetic):
+    out, records = synthetic
+    assert read_layout_csv(out / "dataset.csv") == records
+    counts = {s: sum(r.species == s for r in records) for s in SPECIES}
+    per_species = {s: sum(f.species == s for f in FAMILIES.values()) for s in SPECIES}
+    assert counts == {s: 2 * (LIVE_SHARE if s == "live" else per_species[s]) for s in SPECIES}
+    shapes = set()
+    for rec in records:
+        assert rec.path.suffix == ".mp4" and rec.live == (rec.species == "live")
+        frames, fps = read_video(rec.path)
+        marks = np.load(rec.landmarks)
+        assert 40 <= len(frames) <= 60 and fps in FPS_CHOICES
+        assert marks.shape == (len(frames), 68, 2) and marks.dtype == np.float32
+        height, width = frames.shape[1:3]
+        shapes.add((height, width))
+        inside = (marks >= 0).all(-1) & (marks[..., 0] < width) & (marks[..., 1] < height)
+        assert inside.mean() > 0.97, (rec.video_id, inside.mean())
+    assert any(h != w for h, w in shapes) and len(shapes) > 5  # resolution and aspect vary
+
+
+def test_synthetic_splits_are_disjoint_by_identity(synthetic):
+    _, records = synthetic
+    split_of = {}
+    for rec in records:
+        assert split_of.setdefault(rec.subject, rec.split) == rec.split
+    assert len(split_of) == 2 and len(set(split_of.values())) == 2
+
+
+def test_synthetic_is_deterministic_and_families_are_independent(synthetic, tmp_path):
+    out, records = synthetic
+    again = generate_dataset(tmp_path / "all", n_identities=2, videos_per_family=1, seed=3, workers=1)
+    assert (tmp_path / "all" / "dataset.csv").read_text() == (out / "dataset.csv").read_text()
+    for first, second in zip(records, again):
+        np.testing.assert_array_equal(np.load(first.landmarks), np.load(second.landmarks))
+        assert first.path.read_bytes() == second.path.read_bytes()
+    # choosing fewer families renders the same videos for those that remain
+    some = generate_dataset(tmp_path / "some", n_identities=2, videos_per_family=1, seed=3, workers=1,
+                            families=["rigid-layers"], live_videos=1)
+    by_id = {r.video_id: r for r in records}
+    assert {r.species for r in some} == {"live", "rigid"} and len(some) == 4
+    for rec in some:
+        assert rec.path.read_bytes() == by_id[rec.video_id].path.read_bytes()
+
+
+def test_unknown_family_is_named(synthetic, tmp_path, identity):
+    with pytest.raises(ValueError, match="unknown family or species 'poster'.*print-flat"):
+        generate_dataset(tmp_path, n_identities=1, families=["poster"])
+    with pytest.raises(ValueError, match="unknown family"):
+        render_video(identity, "poster", 0)
+    assert resolve("print") == "print-flat" and resolve("replay-phone") == "replay-phone"
+
+
+def test_per_frame_species_differ(synthetic):
+    _, records = synthetic
+    by_key = {(r.subject, r.video_id.split("_")[-2]): r for r in records}
+    for subject in {r.subject for r in records}:
+        measures = {}
+        for family in ("live", "print-flat", "animated-warp", "replay-lcd"):
+            rec = by_key[subject, family]
+            frames, fps = read_video(rec.path)
+            marks = np.load(rec.landmarks)
+            measures[family] = (pulse_amplitude(face_green_signal(frames, marks), fps),
+                                high_frequency_energy(frames, marks))
+        # live skin carries a ~1.2 Hz colour pulse; a print or an animated still does not
+        assert measures["live"][0] > max(0.5, 2 * measures["print-flat"][0], 1.5 * measures["animated-warp"][0])
+        # the screen's moire adds fine detail that the live capture lacks
+        assert measures["replay-lcd"][1] > 1.1 * measures["live"][1]
+
+
+def test_still_print_is_one_live_frame_with_fresh_noise(identity):
+    seed, n, fps = 5, 45, 25.0
+    held, held_tracks = FAMILIES["still-print"].render(identity, np.random.default_rng(seed), n, fps)
+    scene, tracks, j = live_source(identity, np.random.default_rng(seed), n, fps)
+    assert all(np.array_equal(frame, scene[j]) for frame in held)  # the scene is the live frame, exactly
+    np.testing.assert_array_equal(held_tracks, np.repeat(tracks[j:j + 1], n, axis=0))
+    camera = dataclasses.replace(video_camera(seed), exposure=0.0, light=0.0)
+    captured, _ = camera.capture(held, held_tracks, np.random.default_rng(1), fps)
+    clean, _ = dataclasses.replace(camera, noise="gaussian", level=0.0).capture(held[:1], held_tracks[:1],
+                                                                             np.random.default_rng(1), fps)
+    residual = captured.astype(np.float32) - clean[0].astype(np.float32)
+    assert np.abs(residual.mean(axis=0)).mean() < 1.0  # the frames differ from the source by noise only
+    assert min(residual[i].std() for i in range(n)) > 0.5  # and the noise is fresh in every frame
+    assert np.abs(residual[1:] - residual[:-1]).mean() > 0.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_still_pause_holds_every_frame_10_to_20_frames(seed):
+    index = hold_index(np.random.default_rng(seed), 60)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    lengths = np.diff(np.r_[starts, 60])
+    assert (index[starts] == starts).all()  # each hold shows the frame where it starts
+    assert (lengths[:-1] >= HOLD_FRAMES[0]).all() and (lengths <= HOLD_FRAMES[1]).all()
+
+
+def test_rigid_plane_moves_as_one_plane_and_live_does_not(identity):
+    seed, n, fps = 8, 40, 30.0
+    _, moved = FAMILIES["rigid-plane"].render(identity, np.random.default_rng(seed), n, fps)
+    _, source, j = live_source(identity, np.random.default_rng(seed), n, fps)
+    assert max(homography_residual(source[j], moved[i]) for i in range(n)) < 0.05
+    _, live_tracks = render_live(identity, np.random.default_rng(seed), n, fps)
+    assert max(homography_residual(live_tracks[0], live_tracks[i]) for i in range(n)) > 0.5
+
+
+def test_rigid_layers_move_the_head_over_a_slower_background(identity):
+    frames, tracks = FAMILIES["rigid-layers"].render(identity, np.random.default_rng(4), 40, 30.0)
+    head_motion = np.abs(tracks[1:] - tracks[:-1]).mean()
+    corner = np.stack([f[:40, :40] for f in frames])  # background far from the head
+    flow = [cv2.phaseCorrelate(corner[i].mean(-1), corner[i + 1].mean(-1))[0] for i in range(39)]
+    assert head_motion > 1.3 * np.abs(np.array(flow)).mean()
+
+
+def test_one_frame_does_not_tell_live_from_temporal_attacks(identity):
+    """Per-frame noise and sharpness of face crops overlap between live and still/rigid videos."""
+    stats = {"live": [], "still-print": [], "rigid-plane": []}
+    for family in stats:
+        for k in range(6):
+            frames, marks, _ = render_video(identity, family, np.random.SeedSequence([77, k]))
+            pts = marks[20]
+            (x0, y0), (x1, y1) = pts.min(0).astype(int), pts.max(0).astype(int)
+            crop = frames[20, y0:y1, x0:x1]
+            grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+            residual = grey - cv2.medianBlur(grey.astype(np.uint8), 3)
+            stats[family].append((residual.std(), np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean()))
+    for family in ("still-print", "rigid-plane"):
+        for feature in range(2):
+            values = [s[feature] for s in stats["live"] + stats[family]]
+            auc = roc_auc_score([1] * 6 + [0] * 6, values)
+            assert 0.15 <= auc <= 0.85, (family, feature, auc)  # the same cameras: no clean split
