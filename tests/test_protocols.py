@@ -284,7 +284,7 @@ def test_eval_reports_the_still_apcer(mini, tmp_path):
         "live_accepted": float((moving >= threshold).mean()), "videos": 2})
     assert "still_probe" not in results["dev"]
     assert set(results["test"]["apcer"]) == {"print-curved", "print-flat", "replay-lcd"}  # --apcer-by family
-    assert "still APCER" in (out / "results.md").read_text() and (out / "still_probe.png").stat().st_size > 1000
+    assert "still-probe APCER" in (out / "results.md").read_text() and (out / "still_probe.png").stat().st_size > 1000
     assert main(["eval", "--data", str(csv), "--model", str(model), "--out", str(tmp_path / "r2"),
                  "--no-still-probe"]) == 0
     assert "still_probe" not in json.loads((tmp_path / "r2" / "results.json").read_text())["test"]

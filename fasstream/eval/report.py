@@ -16,7 +16,7 @@ Results = Union[Evaluation, Sequence[Evaluation], Sequence[HeldOutFold]]
 SPLITS = ("dev", "test")
 _RATES = (("APCER (worst)", "apcer_worst"), ("BPCER", "bpcer"), ("ACER", "acer"), ("EER", "eer"), ("HTER", "hter"))
 # the still probe (test live videos frozen): share accepted in %, and the mean score drop (a score, not a rate)
-_STILL = (("still APCER", "still_probe.apcer"), ("still drop", "still_probe.mean_drop"))
+_STILL = (("still-probe APCER", "still_probe.apcer"), ("still-probe drop", "still_probe.mean_drop"))
 
 
 def _folds(results: Results) -> list | None:
@@ -85,8 +85,8 @@ _INTRO = ("Threshold chosen on dev at the EER (attacks pooled) and applied uncha
           "accepted as live when score >= threshold. Rates in %; APCER (worst) is the worst attack species "
           "(family, with --apcer-by family), "
           "ACER = (APCER (worst) + BPCER) / 2, HTER = (pooled APCER + BPCER) / 2, EER is each split's own.")
-_STILL_INTRO = (" Still APCER: the share of test live videos accepted when every clip is frozen to its first frame "
-                "(a perfect still of a live face); still drop: their mean score minus frozen score.")
+_STILL_INTRO = (" Still-probe APCER: the share of test live videos accepted when every clip is frozen to its first "
+                "frame (a perfect still of a live face); still-probe drop: their mean score minus frozen score.")
 _HELD_OUT_INTRO = (
     "Leave-one-family-out: for each held-out attack family F, the model was trained without F, its threshold "
     "chosen at the EER of dev without F (source-only validation) and applied unchanged to the test live "
@@ -94,8 +94,8 @@ _HELD_OUT_INTRO = (
     "equal to HTER as the test holds one attack family; test EER: the target's own, threshold-free EER (an oracle, "
     "as in OCIM papers' code, not an operating point); dev ACER: on dev without F (worst family). Rates in %.")
 _HELD_OUT_COLUMNS = (("APCER", "apcer"), ("BPCER", "bpcer"), ("ACER", "acer"), ("HTER", "hter"),
-                     ("test EER", "test_eer"), ("dev ACER", "dev_acer"), ("still APCER", "still_apcer"),
-                     ("still drop", "still_drop"))
+                     ("test EER", "test_eer"), ("dev ACER", "dev_acer"),
+                     ("still-probe APCER", "still_apcer"), ("still-probe drop", "still_drop"))
 
 
 def _held_out_markdown(folds: list[HeldOutFold]) -> list[str]:
