@@ -124,7 +124,7 @@ def plot_still_probe(probes: Mapping[str, StillProbe], path, title: str = "Still
         if not isinstance(probe, StillProbe):
             raise ValueError(f"probes[{label!r}] must be a StillProbe; got {type(probe).__name__}.")
         x, y = probe.scores - probe.threshold, probe.frozen - probe.threshold
-        ax.scatter(x, y, s=14, label=f"{label}: still APCER {100 * probe.apcer:.1f}% (n={x.size})")
+        ax.scatter(x, y, s=14, label=f"{label}: still-probe APCER {100 * probe.apcer:.1f}% (n={x.size})")
         lo, hi = min(lo, x.min(), y.min()), max(hi, x.max(), y.max())
     pad = 0.05 * (hi - lo or 1.0)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle=":", linewidth=1,
