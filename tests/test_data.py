@@ -101,7 +101,8 @@ def test_layout_csv_round_trip(tmp_path):
     csv_path = write_layout_csv(records, tmp_path / "dataset.csv")
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "path,label,species,split,subject,landmarks,family"
-    assert lines[1] == "v/a.mp4,live,live,train,s1,v/a.npy,live" and lines[3] == "c.mp4,attack,replay,test,,,replay-phone"
+    assert lines[1] == "v/a.mp4,live,live,train,s1,v/a.npy,live"
+    assert lines[3] == "c.mp4,attack,replay,test,,,replay-phone"
     assert read_layout_csv(csv_path) == [
         VideoRecord(r.path.resolve(), r.live, r.species, r.split, r.video_id, r.subject,
                     r.landmarks.resolve() if r.landmarks else None, r.family) for r in records]
@@ -124,6 +125,9 @@ def test_write_layout_csv_rejects_a_bad_family(tmp_path):
     assert not (tmp_path / "dataset.csv").exists()
 
 
+FAMILY_HEADER = "path,label,species,split,family\n"
+
+
 @pytest.mark.parametrize("text, message", [
     ("path,label,split\na.mp4,live,train\n", "missing column"),
     ("path,label,species,split\na.mp4,real,live,train\n", "row 2: label 'real'"),
@@ -132,10 +136,10 @@ def test_write_layout_csv_rejects_a_bad_family(tmp_path):
     ("path,label,species,split\na.mp4,live,live,train\na.mp4,live,live,dev\n", "row 3: path 'a.mp4' already"),
     ("path,label,species,split\n,live,live,train\n", "row 2: the path cell is empty"),
     ("path,label,species,split\n", "no rows"),
-    ("path,label,species,split,family\na.mp4,attack,print,train,print flat\n", "row 2: family 'print flat' is not a plain"),
-    ("path,label,species,split,family\na.mp4,attack,print,train,live\n", "row 2: family 'live' does not fit species 'print'"),
-    ("path,label,species,split,family\na.mp4,live,live,train,print-flat\n", "row 2: family 'print-flat' does not fit"),
-    ("path,label,species,split,family\na.mp4,attack,print,train,flat\nb.mp4,attack,replay,dev,flat\n",
+    (FAMILY_HEADER + "a.mp4,attack,print,train,print flat\n", "row 2: family 'print flat' is not a plain"),
+    (FAMILY_HEADER + "a.mp4,attack,print,train,live\n", "row 2: family 'live' does not fit species 'print'"),
+    (FAMILY_HEADER + "a.mp4,live,live,train,print-flat\n", "row 2: family 'print-flat' does not fit"),
+    (FAMILY_HEADER + "a.mp4,attack,print,train,flat\nb.mp4,attack,replay,dev,flat\n",
      "row 3: family 'flat' has species 'replay' here but 'print' in row 2"),
 ])
 def test_layout_csv_validation(tmp_path, text, message):

@@ -169,7 +169,8 @@ def test_eval_leave_out_all_scores_every_fold_with_its_checkpoint(mini, tmp_path
         apcer, bpcer = float((test_scores[~live] >= threshold).mean()), float((test_scores[live] < threshold).mean())
         assert fold["threshold"] == pytest.approx(threshold)
         assert fold["test"]["apcer"] == pytest.approx({family: apcer})  # the held-out family only
-        assert fold["test"]["bpcer"] == pytest.approx(bpcer) and fold["test"]["acer"] == pytest.approx((apcer + bpcer) / 2)
+        assert fold["test"]["bpcer"] == pytest.approx(bpcer)
+        assert fold["test"]["acer"] == pytest.approx((apcer + bpcer) / 2)
         assert fold["test"]["counts"] == {"live": 2, family: sum(not r.live for r in test)}
         assert set(fold["dev"]["apcer"]) == set(families) - {family}  # source-only validation
         frozen = _scores(scorer, [r for r in test if r.live], still=True)
@@ -196,6 +197,7 @@ def test_eval_leave_out_errors_name_the_input_and_fix(mini, tmp_path, capsys):
     assert "no attack family 'print' in the data. Fix: use one of print-curved, print-flat, replay-lcd" in \
         fails("--model", model, "--leave-out", "print")
     assert "'live' is bona fide" in fails("--model", model, "--leave-out", "live")
+    assert "names no family. Fix: name families" in fails("--model", model, "--leave-out", ",")
     assert "has no {family} placeholder. Fix: e.g. --model 'runs/lofo/{family}/best.pt'" in \
         fails("--model", model, "--leave-out", "all")
     err = fails("--model", template, "--leave-out", "print-flat,replay-lcd")

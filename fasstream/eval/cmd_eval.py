@@ -158,7 +158,11 @@ def _held_out_folds(args) -> list:
     dev, test = _records(args, fold, "dev"), _records(args, fold, "test")
     source = args.data or f"{args.oulu} protocol {args.protocol}"
     known = attack_families(dev + test)
-    families = known if args.leave_out == "all" else [f.strip() for f in args.leave_out.split(",") if f.strip()]
+    named = dict.fromkeys(f.strip() for f in args.leave_out.split(",") if f.strip())  # in order, once each
+    families = known if args.leave_out == "all" else list(named)
+    if not families:
+        raise ValueError(f"--leave-out {args.leave_out!r} names no family. Fix: name families (print-flat,replay-lcd) "
+                         f"or pass all; the dev and test splits of {source} hold {', '.join(known) or 'no attacks'}.")
     check_families(known, families, f"--leave-out {args.leave_out} (dev and test splits of {source})")
     if len(families) > 1 and "{family}" not in args.model:
         raise ValueError(f"--leave-out {args.leave_out} evaluates {len(families)} families, each with its own "
@@ -182,7 +186,10 @@ def _held_out_folds(args) -> list:
     results = []
     for i, (family, species, path, model, meta, fold_dev, fold_test) in enumerate(plans, start=1):
         print(f"fold {i}/{len(plans)}: family {family} ({species}) held out, checkpoint {path}")
-        evaluation = _evaluate(args, model, meta, path, fold_dev, fold_test, "family")
+        try:
+            evaluation = _evaluate(args, model, meta, path, fold_dev, fold_test, "family")
+        except ValueError as err:  # e.g. every test attack of the family unreadable
+            raise ValueError(f"fold {family}: {err}") from err
         results.append(HeldOutFold(family, species, path, evaluation))
     return results
 

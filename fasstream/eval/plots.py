@@ -110,7 +110,8 @@ def plot_histograms(data: ScoreSet, threshold: float, path, title: str = "Scores
     return _save(fig, path)
 
 
-def plot_still_probe(probes: Mapping[str, StillProbe], path, title: str = "Still probe: live test videos frozen") -> Path:
+def plot_still_probe(probes: Mapping[str, StillProbe], path,
+                     title: str = "Still probe: live test videos frozen") -> Path:
     """Each live video's frozen score against its score, both minus the threshold, per labelled probe.
 
     Points above the horizontal line are stills accepted as live (the still APCER); a model that reads

@@ -1,9 +1,10 @@
 """Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
 
 Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
-(paper §IV.A). ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal probe. Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else
-come from a ``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator
-writes them), else from a landmark detector (dlib by default).
+(paper §IV.A); ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal probe.
+Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else come from a
+``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator writes them),
+else from a landmark detector (dlib by default).
 """
 from __future__ import annotations
 
