@@ -94,13 +94,37 @@ def test_layout_csv_round_trip(tmp_path):
     records = [
         VideoRecord(tmp_path / "v" / "a.mp4", True, "live", "train", "v/a", "s1", tmp_path / "v" / "a.npy"),
         VideoRecord(tmp_path / "v" / "b.mp4", False, "print", "dev", "v/b", "s2", None),
-        VideoRecord(tmp_path / "c.mp4", False, "replay", "test", "c", "", None),
+        VideoRecord(tmp_path / "c.mp4", False, "replay", "test", "c", "", None, family="replay-phone"),
     ]
+    assert [r.family for r in records] == ["live", "print", "replay-phone"]  # the default is the species
     csv_path = write_layout_csv(records, tmp_path / "dataset.csv")
-    assert csv_path.read_text().splitlines()[1].startswith("v/a.mp4,live,live,train,s1,v/a.npy")
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "path,label,species,split,subject,landmarks,family"
+    assert lines[1] == "v/a.mp4,live,live,train,s1,v/a.npy,live"
+    assert lines[3] == "c.mp4,attack,replay,test,,,replay-phone"
     assert read_layout_csv(csv_path) == [
         VideoRecord(r.path.resolve(), r.live, r.species, r.split, r.video_id, r.subject,
-                    r.landmarks.resolve() if r.landmarks else None) for r in records]
+                    r.landmarks.resolve() if r.landmarks else None, r.family) for r in records]
+
+
+def test_layout_csv_family_defaults_to_the_species(tmp_path):
+    old = tmp_path / "old.csv"  # a CSV from before the family column
+    old.write_text("path,label,species,split\na.mp4,live,live,train\nb.mp4,attack,print,dev\n")
+    assert [r.family for r in read_layout_csv(old)] == ["live", "print"]
+    blank = tmp_path / "blank.csv"
+    blank.write_text("path,label,species,split,family\na.mp4,live,live,train,\nb.mp4,attack,print,dev,\n"
+                     "c.mp4,attack,print,test,print-curved\n")
+    assert [r.family for r in read_layout_csv(blank)] == ["live", "print", "print-curved"]
+
+
+def test_write_layout_csv_rejects_a_bad_family(tmp_path):
+    rec = VideoRecord(tmp_path / "a.mp4", False, "print", "test", "a", "", None, family="runs/../x")
+    with pytest.raises(ValueError, match=r"record 0 \(a\): family 'runs/../x' is not a plain name"):
+        write_layout_csv([rec], tmp_path / "dataset.csv")
+    assert not (tmp_path / "dataset.csv").exists()
+
+
+FAMILY_HEADER = "path,label,species,split,family\n"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -111,6 +135,11 @@ def test_layout_csv_round_trip(tmp_path):
     ("path,label,species,split\na.mp4,live,live,train\na.mp4,live,live,dev\n", "row 3: path 'a.mp4' already"),
     ("path,label,species,split\n,live,live,train\n", "row 2: the path cell is empty"),
     ("path,label,species,split\n", "no rows"),
+    (FAMILY_HEADER + "a.mp4,attack,print,train,print flat\n", "row 2: family 'print flat' is not a plain"),
+    (FAMILY_HEADER + "a.mp4,attack,print,train,live\n", "row 2: family 'live' does not fit species 'print'"),
+    (FAMILY_HEADER + "a.mp4,live,live,train,print-flat\n", "row 2: family 'print-flat' does not fit"),
+    (FAMILY_HEADER + "a.mp4,attack,print,train,flat\nb.mp4,attack,replay,dev,flat\n",
+     "row 3: family 'flat' has species 'replay' here but 'print' in row 2"),
 ])
 def test_layout_csv_validation(tmp_path, text, message):
     csv_path = tmp_path / "bad.csv"
@@ -150,6 +179,7 @@ def test_oulu_protocol_1(oulu_root, caplog):
     # the key of the label cache: the path under the root without suffix, as a CSV at the root gives
     assert [r.video_id for r in records] == [f"Train_files/1_1_01_{a}" for a in range(1, 6)]
     assert [r.species for r in records] == ["live", "print", "print", "display", "display"]
+    assert [r.family for r in records] == ["live", "print-1", "print-2", "display-1", "display-2"]
     assert [r.live for r in records] == [True, False, False, False, False]
     assert {r.subject for r in records} == {"01"} and {r.split for r in records} == {"train"}
     assert records[2].path.suffix == ".mp4" and records[0].path.suffix == ".avi"

@@ -9,6 +9,8 @@ Expected tree under ``root``::
 Each list line is ``label,video_id`` (``+1,1_1_01_1``). The video id is
 ``Phone_Session_Subject_Access``; the species comes from the access digit (1 live, 2/3 print,
 4/5 display), not from the label, whose negative values are not used consistently across lists.
+The family is the attack instrument of that digit (``print-1``, ``print-2``, ``display-1``,
+``display-2``: OULU-NPU's two printers and two displays, the units protocol 2 holds out).
 Videos named in a list but absent on disk are logged (list file and line) and skipped.
 
 A record's ``video_id`` is the video's path under ``root`` without its suffix
@@ -28,6 +30,7 @@ from .records import VideoRecord
 log = logging.getLogger(__name__)
 
 ACCESS_SPECIES = {1: "live", 2: "print", 3: "print", 4: "display", 5: "display"}
+ACCESS_FAMILY = {1: "live", 2: "print-1", 3: "print-2", 4: "display-1", 5: "display-2"}
 FOLD_PROTOCOLS = (3, 4)
 N_FOLDS = 6
 VIDEO_SUFFIXES = (".avi", ".mp4")
@@ -129,7 +132,8 @@ def _record(root: Path, path: Path, split: str, video_id: str) -> VideoRecord:
     sidecar = path.with_suffix(".npy")
     return VideoRecord(path=path, live=parts["access"] == 1, species=ACCESS_SPECIES[parts["access"]], split=split,
                        video_id=path.relative_to(root).with_suffix("").as_posix(),
-                       subject=f"{parts['subject']:02d}", landmarks=sidecar if sidecar.is_file() else None)
+                       subject=f"{parts['subject']:02d}", landmarks=sidecar if sidecar.is_file() else None,
+                       family=ACCESS_FAMILY[parts["access"]])
 
 
 def oulu_records(root, protocol: int, fold: int | None = None, *, split: str) -> list[VideoRecord]:

@@ -5,20 +5,25 @@ Metrics need only numpy; figures (``fasstream.eval.plots``, used by ``write_repo
 from .metrics import (
     ErrorRates,
     Evaluation,
+    HeldOutFold,
     ScoreSet,
     SplitResult,
+    StillProbe,
     apcer_bpcer,
     eer,
     eer_threshold,
     error_curve,
     evaluate,
     fold_summary,
+    held_out_summary,
+    still_probe,
     video_level,
     video_scores,
 )
 from .report import results_dict, results_markdown, write_report
 
 __all__ = [
-    "ErrorRates", "Evaluation", "ScoreSet", "SplitResult", "apcer_bpcer", "eer", "eer_threshold", "error_curve",
-    "evaluate", "fold_summary", "video_level", "video_scores", "results_dict", "results_markdown", "write_report",
+    "ErrorRates", "Evaluation", "HeldOutFold", "ScoreSet", "SplitResult", "StillProbe", "apcer_bpcer", "eer",
+    "eer_threshold", "error_curve", "evaluate", "fold_summary", "held_out_summary", "still_probe", "video_level",
+    "video_scores", "results_dict", "results_markdown", "write_report",
 ]

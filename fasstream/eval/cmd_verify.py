@@ -1,4 +1,8 @@
-"""``fasstream verify VIDEO... --model CKPT``: the live score and decision of local videos."""
+"""``fasstream verify VIDEO... --model CKPT [--probe-still]``: the live score and decision of local videos.
+
+``--probe-still`` also scores each video frozen (every clip's frames replaced by its first frame, the
+same crop box): a model that reads time rejects the still of a live face.
+"""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="override the checkpoint's dev-EER threshold")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--probe-still", action="store_true",
+                        help="also score each video with every clip frozen to its first frame (a perfect still)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,11 +37,13 @@ def run(args: argparse.Namespace) -> int:
         scorer.threshold = args.threshold
     print(f"model {args.model} ({meta['config'].get('width')}, label {meta['config'].get('label')}), "
           f"threshold {scorer.threshold:.4f}")
-    print(f"{'video':48s} {'score':>7s} {'decision':>9s} {'clips':>6s}")
-    results, failed = [], 0
+    still_header = f" {'still':>7s} {'still decision':>14s}" if args.probe_still else ""
+    print(f"{'video':48s} {'score':>7s} {'decision':>9s} {'clips':>6s}" + still_header)
+    results, failed, stills_accepted = [], 0, 0
     for path in args.videos:
         try:
             res = scorer.score_file(path)
+            still = scorer.score_file(path, still=True) if args.probe_still else None
         except (VideoError, ValueError, OSError) as err:
             failed += 1
             log.warning("skipped %s: %s", path, err)
@@ -43,10 +51,21 @@ def run(args: argparse.Namespace) -> int:
             results.append({"video": str(path), "error": str(err)})
             continue
         decision = "live" if res.live else "spoof"
-        print(f"{str(path):48s} {res.score:7.4f} {decision:>9s} {res.clips:6d}")
-        results.append({"video": str(path), "score": res.score, "decision": decision, "clips": res.clips,
-                        "clip_scores": list(res.clip_scores)})
+        line = f"{str(path):48s} {res.score:7.4f} {decision:>9s} {res.clips:6d}"
+        result = {"video": str(path), "score": res.score, "decision": decision, "clips": res.clips,
+                  "clip_scores": list(res.clip_scores)}
+        if still is not None:
+            still_decision = "live" if still.live else "spoof"
+            stills_accepted += still.live
+            line += f" {still.score:7.4f} {still_decision:>14s}"
+            result.update(still_score=still.score, still_decision=still_decision,
+                          still_clip_scores=list(still.clip_scores))
+        print(line)
+        results.append(result)
     print(f"{len(args.videos) - failed} scored, {failed} skipped")
+    if args.probe_still and failed < len(args.videos):
+        print(f"still probe: {stills_accepted} of {len(args.videos) - failed} frozen videos accepted as live "
+              "(each clip frozen to its first frame; a model that reads time rejects the still of a live face)")
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "threshold": scorer.threshold,
                                          "results": results}, indent=1))

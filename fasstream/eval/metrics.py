@@ -9,6 +9,8 @@ Conventions used throughout:
 - FAR is the APCER of all attacks pooled and FRR equals BPCER; HTER = (FAR + FRR) / 2.
 - The operating threshold is chosen on the dev set at its EER (pooled attacks) and applied
   unchanged to the test set.
+- The still probe scores each live test video frozen (every clip's frames replaced by its first):
+  its still APCER is the share of those stills accepted, a temporal attack any dataset yields.
 
 All rates are fractions in [0, 1].
 """
@@ -214,19 +216,65 @@ def video_level(clips: ScoreSet) -> ScoreSet:
 
 
 @dataclass(frozen=True)
+class StillProbe:
+    """Live videos scored as they are (``scores``) and frozen (``frozen``), at ``threshold``.
+
+    ``apcer``: share of the frozen videos accepted as live (a still of a live face is an attack);
+    ``mean_drop``: mean of score - frozen score; ``live_accepted``: share of the unfrozen ones accepted.
+    """
+
+    threshold: float
+    ids: np.ndarray
+    scores: np.ndarray
+    frozen: np.ndarray
+
+    @property
+    def apcer(self) -> float:
+        return float((self.frozen >= self.threshold).mean())
+
+    @property
+    def mean_drop(self) -> float:
+        return float((self.scores - self.frozen).mean())
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"apcer", "mean_drop", "live_accepted", "videos"}``."""
+        return {"apcer": self.apcer, "mean_drop": self.mean_drop,
+                "live_accepted": float((self.scores >= self.threshold).mean()), "videos": int(self.ids.size)}
+
+
+def still_probe(data: ScoreSet, frozen: ScoreSet, threshold: float) -> StillProbe:
+    """Pair each frozen live video of ``frozen`` with its score in ``data`` (by id) at ``threshold``."""
+    if not isinstance(frozen, ScoreSet) or len(frozen) == 0 or not frozen.live.all():
+        raise ValueError("frozen must be a non-empty ScoreSet of live videos only (their frozen scores); "
+                         "freeze bona fide videos, not attacks.")
+    original = {str(i): (float(s), bool(y)) for i, s, y in zip(data.ids, data.scores, data.live)}
+    missing = [str(i) for i in frozen.ids if not original.get(str(i), (0.0, False))[1]]
+    if missing:
+        raise ValueError(f"{len(missing)} frozen video(s), first {missing[0]!r}, are not live videos of the scored "
+                         "split; freeze videos of the same split, with the same ids.")
+    scores = np.array([original[str(i)][0] for i in frozen.ids])
+    return StillProbe(float(threshold), frozen.ids, scores, frozen.scores)
+
+
+@dataclass(frozen=True)
 class SplitResult:
-    """Numbers of one split: error ``rates`` at the dev threshold, the split's own ``eer``, and its scores."""
+    """Numbers of one split: error ``rates`` at the dev threshold, the split's own ``eer``, its scores and
+    the ``still`` probe of its live videos (None when not run)."""
 
     rates: ErrorRates
     eer: float
     scores: ScoreSet = field(repr=False)
+    still: StillProbe | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        """JSON-ready numbers: rates as fractions, counts per class."""
+        """JSON-ready numbers: rates as fractions, counts per class, ``still_probe`` where run."""
         r = self.rates
-        return {"apcer": dict(r.apcer), "apcer_worst": r.apcer_worst, "worst_species": r.worst_species,
-                "apcer_pooled": r.apcer_pooled, "bpcer": r.bpcer, "acer": r.acer, "hter": r.hter,
-                "eer": self.eer, "threshold": r.threshold, "counts": dict(r.counts)}
+        out = {"apcer": dict(r.apcer), "apcer_worst": r.apcer_worst, "worst_species": r.worst_species,
+               "apcer_pooled": r.apcer_pooled, "bpcer": r.bpcer, "acer": r.acer, "hter": r.hter,
+               "eer": self.eer, "threshold": r.threshold, "counts": dict(r.counts)}
+        if self.still is not None:
+            out["still_probe"] = self.still.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -248,20 +296,22 @@ def _check_set(name: str, data: ScoreSet) -> None:
     _both_classes(data.live, name)
 
 
-def _split(data: ScoreSet, threshold: float) -> SplitResult:
+def _split(data: ScoreSet, threshold: float, frozen: ScoreSet | None = None) -> SplitResult:
     rates = apcer_bpcer(data.scores, data.live, data.species, threshold)
-    return SplitResult(rates=rates, eer=eer(data.scores, data.live), scores=data)
+    still = None if frozen is None else still_probe(data, frozen, threshold)
+    return SplitResult(rates=rates, eer=eer(data.scores, data.live), scores=data, still=still)
 
 
-def evaluate(dev: ScoreSet, test: ScoreSet) -> Evaluation:
+def evaluate(dev: ScoreSet, test: ScoreSet, frozen_test: ScoreSet | None = None) -> Evaluation:
     """Choose the threshold on ``dev`` at its EER and report both splits at that threshold.
 
-    Each split's ``eer`` is its own, threshold-free EER; every other rate of ``test`` uses the dev threshold.
+    Each split's ``eer`` is its own, threshold-free EER; every other rate of ``test`` uses the dev threshold,
+    as does the still probe of ``frozen_test`` (frozen scores of test live videos, same ids), if given.
     """
     _check_set("dev", dev)
     _check_set("test", test)
     threshold = eer_threshold(dev.scores, dev.live)
-    return Evaluation(threshold=threshold, dev=_split(dev, threshold), test=_split(test, threshold))
+    return Evaluation(threshold=threshold, dev=_split(dev, threshold), test=_split(test, threshold, frozen_test))
 
 
 def _summarise(values: list, path: str, ddof: int):
@@ -295,3 +345,47 @@ def fold_summary(results: Sequence[Evaluation], ddof: int = 1) -> dict:
         raise ValueError(f"results[{bad[0]}] is a {type(results[bad[0]]).__name__}; pass Evaluation objects "
                          "from evaluate(dev, test), one per fold.")
     return {"n_folds": len(results), **_summarise([r.to_dict() for r in results], "", ddof)}
+
+
+@dataclass(frozen=True)
+class HeldOutFold:
+    """One leave-one-family-out fold: ``family`` (of ``species``) held out, the ``model`` trained without it,
+    and its ``evaluation``: dev without the family, test of bona fide plus the family's attacks, species
+    columns holding families (so the test APCER is the held-out family's)."""
+
+    family: str
+    species: str
+    model: str
+    evaluation: Evaluation
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"family", "species", "model", "threshold", "dev", "test"}``."""
+        return {"family": self.family, "species": self.species, "model": self.model, **self.evaluation.to_dict()}
+
+    def headline(self) -> dict:
+        """The fold's numbers: the family's test APCER, BPCER, ACER, HTER, test EER, dev ACER, still probe."""
+        test, dev = self.evaluation.test, self.evaluation.dev
+        row = {"apcer": test.rates.apcer[self.family], "bpcer": test.rates.bpcer, "acer": test.rates.acer,
+               "hter": test.rates.hter, "test_eer": test.eer, "dev_acer": dev.rates.acer}
+        if test.still is not None:
+            row.update(still_apcer=test.still.apcer, still_drop=test.still.mean_drop)
+        return row
+
+
+def held_out_summary(folds: Sequence[HeldOutFold], ddof: int = 1) -> dict:
+    """Per-family APCER and mean ± std over leave-one-family-out folds.
+
+    Returns ``{"n_folds", "apcer_per_family": {family: APCER}, "folds": {family: headline}}`` plus, for each
+    headline number (apcer, bpcer, acer, hter, test_eer, dev_acer, still_apcer, still_drop), ``{"mean", "std"}``
+    (``ddof=1``: sample standard deviation, 0 for one fold).
+    """
+    folds = list(folds)
+    if not folds or not all(isinstance(f, HeldOutFold) for f in folds):
+        raise ValueError("folds must be a non-empty sequence of HeldOutFold, one per held-out family.")
+    families = [f.family for f in folds]
+    if len(set(families)) != len(families):
+        raise ValueError(f"families {families} repeat; hold each family out once.")
+    rows = {f.family: f.headline() for f in folds}
+    keys = [k for k in rows[families[0]] if all(k in r for r in rows.values())]
+    return {"n_folds": len(folds), "apcer_per_family": {k: r["apcer"] for k, r in rows.items()}, "folds": rows,
+            **{k: _summarise([r[k] for r in rows.values()], k, ddof) for k in keys}}

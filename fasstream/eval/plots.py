@@ -1,4 +1,4 @@
-"""ROC, DET and score-histogram figures saved as PNG files.
+"""ROC, DET, score-histogram and still-probe figures saved as PNG files.
 
 matplotlib is imported only when a figure is drawn, and always through its Agg canvas, so no
 display and no global pyplot state are needed.
@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .metrics import LIVE, ScoreSet, error_curve
+from .metrics import LIVE, ScoreSet, StillProbe, error_curve
 
 # DET axes: rates are clipped to [_FLOOR, 1 - _FLOOR] before the normal-deviate transform, and
 # shown from at most 1 % (lower when the curves reach lower rates) up to _TOP.
@@ -107,4 +107,31 @@ def plot_histograms(data: ScoreSet, threshold: float, path, title: str = "Scores
     ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
     ax.set(title=title, xlabel="score (higher = more live)", ylabel="fraction of the group's samples")
     ax.legend()
+    return _save(fig, path)
+
+
+def plot_still_probe(probes: Mapping[str, StillProbe], path,
+                     title: str = "Still probe: live test videos frozen") -> Path:
+    """Each live video's frozen score against its score, both minus the threshold, per labelled probe.
+
+    Points above the horizontal line are stills accepted as live (the still APCER); a model that reads
+    time puts them below it, and below the diagonal. Returns the PNG path.
+    """
+    if not probes:
+        raise ValueError("probes is empty; pass a mapping such as {'test': evaluation.test.still}.")
+    fig, ax = _figure()
+    lo, hi = 0.0, 0.0
+    for label, probe in probes.items():
+        if not isinstance(probe, StillProbe):
+            raise ValueError(f"probes[{label!r}] must be a StillProbe; got {type(probe).__name__}.")
+        x, y = probe.scores - probe.threshold, probe.frozen - probe.threshold
+        ax.scatter(x, y, s=14, label=f"{label}: still-probe APCER {100 * probe.apcer:.1f}% (n={x.size})")
+        lo, hi = min(lo, x.min(), y.min()), max(hi, x.max(), y.max())
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle=":", linewidth=1,
+            label="frozen = unfrozen (time ignored)")
+    ax.axhline(0, color="black", linestyle="--", linewidth=1)
+    ax.axvline(0, color="black", linestyle="--", linewidth=1)
+    ax.set(title=title, xlabel="score - threshold (video as recorded)", ylabel="score - threshold (every clip frozen)")
+    ax.legend(loc="upper left", fontsize="small")
     return _save(fig, path)

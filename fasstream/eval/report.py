@@ -1,7 +1,8 @@
 """Results tables (markdown and JSON) and the report folder: results.md, results.json and figures.
 
-``results`` is one :class:`Evaluation`, or a sequence of them for a protocol with folds
-(OULU-NPU 3 and 4), which is summarised as mean ± std over the folds.
+``results`` is one :class:`Evaluation`, a sequence of them for a protocol with folds (OULU-NPU
+3 and 4), summarised as mean ± std over the folds, or a sequence of :class:`HeldOutFold` for the
+leave-one-family-out protocol, summarised as per-family APCER and mean ± std over the families.
 """
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import json
 from pathlib import Path
 from typing import Sequence, Union
 
-from .metrics import LIVE, Evaluation, fold_summary
+from .metrics import LIVE, Evaluation, HeldOutFold, fold_summary, held_out_summary
 
-Results = Union[Evaluation, Sequence[Evaluation]]
+Results = Union[Evaluation, Sequence[Evaluation], Sequence[HeldOutFold]]
 SPLITS = ("dev", "test")
 _RATES = (("APCER (worst)", "apcer_worst"), ("BPCER", "bpcer"), ("ACER", "acer"), ("EER", "eer"), ("HTER", "hter"))
+# the still probe (test live videos frozen): share accepted in %, and the mean score drop (a score, not a rate)
+_STILL = (("still-probe APCER", "still_probe.apcer"), ("still-probe drop", "still_probe.mean_drop"))
 
 
-def _folds(results: Results) -> list[Evaluation] | None:
+def _folds(results: Results) -> list | None:
     """None for a single Evaluation, else the list of folds (checked)."""
     if isinstance(results, Evaluation):
         return None
@@ -26,11 +29,20 @@ def _folds(results: Results) -> list[Evaluation] | None:
     return list(results)
 
 
+def _held_out(folds: list | None) -> bool:
+    """Whether ``folds`` are leave-one-family-out folds."""
+    return bool(folds) and all(isinstance(f, HeldOutFold) for f in folds)
+
+
 def results_dict(results: Results) -> dict:
-    """JSON-ready numbers (rates as fractions): ``Evaluation.to_dict()``, or ``{"folds", "summary"}`` for folds."""
+    """JSON-ready numbers (rates as fractions): ``Evaluation.to_dict()``, or ``{"folds", "summary"}`` for folds
+    (plus ``"protocol": "leave-one-family-out"`` for held-out families)."""
     folds = _folds(results)
     if folds is None:
         return results.to_dict()
+    if _held_out(folds):
+        return {"protocol": "leave-one-family-out", "folds": [f.to_dict() for f in folds],
+                "summary": held_out_summary(folds)}
     summary = fold_summary(folds)
     return {"folds": [f.to_dict() for f in folds], "summary": summary}
 
@@ -43,27 +55,78 @@ def _cell(value, percent: bool) -> str:
     return f"{100 * value:.2f}" if percent else f"{value:.4g}"
 
 
+def _value(d: dict, key: str):
+    """``d[key]``, following dots into nested dicts; None where a part is missing."""
+    for part in key.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
+
+
 def _table(rows: list[tuple[str, dict]], first: str, counts: bool) -> list[str]:
     species = sorted({s for _, d in rows for s in d["apcer"]})
-    header = [first] + [f"APCER {s}" for s in species] + [h for h, _ in _RATES] + ["threshold"]
+    rates = list(_RATES)
+    if any("still_probe" in d for _, d in rows):
+        rates[3:3] = _STILL  # beside ACER
+    header = [first] + [f"APCER {s}" for s in species] + [h for h, _ in rates] + ["threshold"]
     if counts:
         header += [f"n {s}" for s in (LIVE, *species)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, d in rows:
         cells = [name] + [_cell(d["apcer"].get(s), True) for s in species]
-        cells += [_cell(d[key], True) for _, key in _RATES] + [_cell(d["threshold"], False)]
+        cells += [_cell(_value(d, key), not key.endswith("mean_drop")) for _, key in rates]
+        cells.append(_cell(d["threshold"], False))
         if counts:
             cells += [str(d["counts"].get(s, 0)) for s in (LIVE, *species)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
+_INTRO = ("Threshold chosen on dev at the EER (attacks pooled) and applied unchanged to test; a sample is "
+          "accepted as live when score >= threshold. Rates in %; APCER (worst) is the worst attack species "
+          "(family, with --apcer-by family), "
+          "ACER = (APCER (worst) + BPCER) / 2, HTER = (pooled APCER + BPCER) / 2, EER is each split's own.")
+_STILL_INTRO = (" Still-probe APCER: the share of test live videos accepted when every clip is frozen to its first "
+                "frame (a perfect still of a live face); still-probe drop: their mean score minus frozen score.")
+_HELD_OUT_INTRO = (
+    "Leave-one-family-out: for each held-out attack family F, the model was trained without F, its threshold "
+    "chosen at the EER of dev without F (source-only validation) and applied unchanged to the test live "
+    "videos and the test attacks of F. APCER: share of F's test attacks accepted; ACER = (APCER + BPCER) / 2, "
+    "equal to HTER as the test holds one attack family; test EER: the target's own, threshold-free EER (an oracle, "
+    "as in OCIM papers' code, not an operating point); dev ACER: on dev without F (worst family). Rates in %.")
+_HELD_OUT_COLUMNS = (("APCER", "apcer"), ("BPCER", "bpcer"), ("ACER", "acer"), ("HTER", "hter"),
+                     ("test EER", "test_eer"), ("dev ACER", "dev_acer"),
+                     ("still-probe APCER", "still_apcer"), ("still-probe drop", "still_drop"))
+
+
+def _held_out_markdown(folds: list[HeldOutFold]) -> list[str]:
+    summary = held_out_summary(folds)
+    columns = [(h, k) for h, k in _HELD_OUT_COLUMNS if k in summary]
+    intro = _HELD_OUT_INTRO + (_STILL_INTRO if "still_apcer" in summary else "")
+
+    def cells(d: dict) -> list[str]:
+        return [_cell(d.get(k), k != "still_drop") for _, k in columns]
+
+    head = "| " + " | ".join(h for h, _ in columns) + " |"
+    lines = ["# Results: leave-one-family-out", "", intro, "",
+             f"## Mean ± std over {summary['n_folds']} held-out families (sample standard deviation)", "",
+             "| folds " + head, "|---" + "|---" * len(columns) + "|",
+             f"| {summary['n_folds']} | " + " | ".join(cells(summary)) + " |", "", "## Per held-out family", "",
+             "| family | species " + head + " threshold | n live | n attack | model |",
+             "|---|---" + "|---" * len(columns) + "|---|---|---|---|"]
+    for f in folds:
+        counts = f.evaluation.test.rates.counts
+        lines.append(f"| {f.family} | {f.species} | " + " | ".join(cells(summary["folds"][f.family]))
+                     + f" | {_cell(f.evaluation.threshold, False)} | {counts[LIVE]} | {counts[f.family]} | {f.model} |")
+    return lines
+
+
 def results_markdown(results: Results) -> str:
     """Markdown tables of every split's rates in percent, the threshold and sample counts."""
     folds = _folds(results)
-    intro = ("Threshold chosen on dev at the EER (attacks pooled) and applied unchanged to test; a sample is "
-             "accepted as live when score >= threshold. Rates in %; APCER (worst) is the worst attack species, "
-             "ACER = (APCER (worst) + BPCER) / 2, HTER = (pooled APCER + BPCER) / 2, EER is each split's own.")
+    if _held_out(folds):
+        return "\n".join(_held_out_markdown(folds)) + "\n"
+    evaluations = [results] if folds is None else folds
+    intro = _INTRO + (_STILL_INTRO if any(e.test.still for e in evaluations) else "")
     if folds is None:
         d = results.to_dict()
         lines = ["# Results", "", intro, ""] + _table([(s, d[s]) for s in SPLITS], "split", counts=True)
@@ -79,10 +142,11 @@ def results_markdown(results: Results) -> str:
 
 
 def write_report(results: Results, out_dir) -> dict[str, Path]:
-    """Write results.md, results.json, ROC and DET curves and score histograms into ``out_dir``.
+    """Write results.md, results.json, ROC and DET curves, score histograms and, where the still probe
+    ran, still_probe.png into ``out_dir``.
 
-    Returns the written files by name. For folds, the ROC and DET figures overlay the test split of
-    every fold and there is one histogram per fold and split.
+    Returns the written files by name. For folds, the ROC, DET and still-probe figures overlay the test
+    split of every fold (named by number, or by held-out family) and there is one histogram per fold and split.
     """
     from . import plots
 
@@ -93,14 +157,22 @@ def write_report(results: Results, out_dir) -> dict[str, Path]:
     written["results.md"].write_text(results_markdown(results), encoding="utf-8")
     written["results.json"].write_text(json.dumps(results_dict(results), indent=2) + "\n", encoding="utf-8")
     if folds is None:
+        named = [("", results)]
         curves = {s: getattr(results, s).scores for s in SPLITS}
-        hists = {f"hist_{s}.png": (getattr(results, s).scores, results.threshold, f"Scores, {s}") for s in SPLITS}
     else:
-        curves = {f"fold {i + 1} test": f.test.scores for i, f in enumerate(folds)}
-        hists = {f"hist_fold{i + 1}_{s}.png": (getattr(f, s).scores, f.threshold, f"Scores, fold {i + 1} {s}")
-                 for i, f in enumerate(folds) for s in SPLITS}
+        named = ([(f.family, f.evaluation) for f in folds] if _held_out(folds)
+                 else [(f"fold {i + 1}", f) for i, f in enumerate(folds)])
+        curves = {f"{name} test": e.test.scores for name, e in named}
+    hists = {}
+    for name, e in named:
+        for s in SPLITS:
+            tag = f"{name.replace(' ', '')}_{s}" if name else s
+            hists[f"hist_{tag}.png"] = (getattr(e, s).scores, e.threshold, f"Scores, {name + ' ' if name else ''}{s}")
     written["roc.png"] = plots.plot_roc(curves, out / "roc.png")
     written["det.png"] = plots.plot_det(curves, out / "det.png")
     for name, (data, threshold, title) in hists.items():
         written[name] = plots.plot_histograms(data, threshold, out / name, title=title)
+    probes = {name or "test": e.test.still for name, e in named if e.test.still is not None}
+    if probes:
+        written["still_probe.png"] = plots.plot_still_probe(probes, out / "still_probe.png")
     return written

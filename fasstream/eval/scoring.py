@@ -1,9 +1,10 @@
 """Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
 
 Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
-(paper §IV.A). Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else
-come from a ``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator
-writes them), else from a landmark detector (dlib by default).
+(paper §IV.A); ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal probe.
+Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else come from a
+``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator writes them),
+else from a landmark detector (dlib by default).
 """
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ from fasstream.data.video import read_video
 from fasstream.model import score
 from fasstream.model.eulernet import EulerNet
 
-__all__ = ["VideoScore", "VideoScorer"]
+__all__ = ["VideoScore", "VideoScorer", "freeze_clips"]
 
 log = logging.getLogger(__name__)
+
+
+def freeze_clips(clips: np.ndarray) -> np.ndarray:
+    """Clips (N, T, H, W, 3) with every frame replaced by its clip's first frame (same crop box).
+
+    A frozen clip is a flawless still of the face (a perfect print, a paused screen): nothing in it
+    moves, so only a model that reads time can tell it from the moving original.
+    """
+    return np.repeat(clips[:, :1], clips.shape[1], axis=1)
 
 
 @dataclass(frozen=True)
@@ -65,12 +75,15 @@ class VideoScorer:
         return self.detector.track(frames)
 
     @torch.no_grad()
-    def clip_scores(self, frames: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """Scores of the video's face clips; raises ValueError if it is too short or shows no face."""
+    def clip_scores(self, frames: np.ndarray, points: np.ndarray, still: bool = False) -> np.ndarray:
+        """Scores of the video's face clips (``still``: frozen, see :func:`freeze_clips`);
+        raises ValueError if it is too short or shows no face."""
         windows = clip_windows(points, self.crop_scale)
         if not windows:
             raise ValueError("no face found in any clip of 4 frames. Fix: check the video shows one face.")
         clips = np.stack([crop_clip(frames, w, self.model.size) for w in windows])
+        if still:
+            clips = freeze_clips(clips)
         out = []
         for i in range(0, len(clips), self.batch_size):
             batch = torch.from_numpy(clips[i:i + self.batch_size]).to(self.device)
@@ -78,12 +91,13 @@ class VideoScorer:
             out.append(score(self.model(batch)).float().cpu())
         return torch.cat(out).numpy()
 
-    def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None) -> VideoScore:
-        """Score one video file (landmarks as in :meth:`landmarks`).
+    def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None,
+                   still: bool = False) -> VideoScore:
+        """Score one video file (landmarks as in :meth:`landmarks`; ``still``: every clip frozen).
 
         Raises VideoError (unreadable) or ValueError (too short, no face, landmarks of another length)."""
         path = Path(path)
         frames, _ = read_video(path)
-        scores = self.clip_scores(frames, self.landmarks(frames, path, landmarks))
+        scores = self.clip_scores(frames, self.landmarks(frames, path, landmarks), still)
         value = float(scores.mean())
         return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))

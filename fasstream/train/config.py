@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 
@@ -52,6 +52,7 @@ class DataConfig:
     still: float = 0.0           # share of live train clips turned into held-frame hard negatives
     rigid: float = 0.0           # share of live train clips turned into planar-motion hard negatives
     workers: int = 0             # DataLoader worker processes
+    exclude_families: list[str] = field(default_factory=list)  # attack families dropped from train and dev (LOFO)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class TrainConfig:
 
     def validate(self, where: str = "config") -> TrainConfig:
         """Check values (types are checked on load); return self."""
+        from fasstream.data.records import FAMILY_NAME
         from fasstream.labels.maps import LABELS
 
         def need(ok: bool, key: str, value: Any, fix: str) -> None:
@@ -106,6 +108,9 @@ class TrainConfig:
              "data.still + data.rigid", (self.data.still, self.data.rigid),
              "use shares of the live clips in [0, 1] that add up to at most 1")
         need(self.data.workers >= 0, "data.workers", self.data.workers, "use 0 or more")
+        for family in self.data.exclude_families:
+            need(bool(FAMILY_NAME.match(family)) and family != "live", "data.exclude_families", family,
+                 "name attack families of the data, e.g. [print-flat] (letters, digits, '.', '_', '-'; not live)")
         need(self.epochs >= 1, "epochs", self.epochs, "use 1 or more")
         need(self.batch_size >= 1, "batch_size", self.batch_size, "use 1 or more")
         need(self.lr > 0 and math.isfinite(self.lr), "lr", self.lr, "use a positive learning rate such as 1e-4")
@@ -127,6 +132,12 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 
 def _coerce(value: Any, kind: type, key: str, where: str) -> Any:
+    if get_origin(kind) is list:  # a list of strings; one string is a list of one
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r} ({type(value).__name__}). "
+                              f"Fix: write {key} as [a, b] (or one name).")
+        return [_coerce(item, str, f"{key}[{i}]", where) for i, item in enumerate(items)]
     if kind is bool and isinstance(value, bool):
         return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from fasstream.data.oulu import oulu_records
+from fasstream.data.families import attack_families, check_families, without_families
+from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
 from fasstream.data.faceclips import clip_windows, crop_clip
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
@@ -133,15 +134,33 @@ class ClipDataset(Dataset):
 
 
 def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
-    """Records of one split (train, dev, test) of the recipe's data source."""
+    """Records of one split (train, dev, test) of the recipe's data source.
+
+    Train and dev leave out the attacks of ``data.exclude_families`` (a leave-one-family-out fold);
+    an excluded family unknown to the data, or one whose removal leaves dev without attacks, raises ValueError.
+    """
     if cfg.data.source == "csv":
-        return [r for r in read_layout_csv(cfg.data.path) if r.split == split]
-    return oulu_records(cfg.data.path, cfg.data.protocol, cfg.data.fold or None, split=split)
+        everything = read_layout_csv(cfg.data.path)
+        records, known = [r for r in everything if r.split == split], attack_families(everything)
+    else:
+        records = oulu_records(cfg.data.path, cfg.data.protocol, cfg.data.fold or None, split=split)
+        known = sorted(set(ACCESS_FAMILY.values()) - {"live"})
+    excluded = cfg.data.exclude_families
+    if not excluded or split == "test":
+        return records
+    check_families(known, excluded, f"data.exclude_families of {cfg.data.path}")
+    kept = without_families(records, excluded)
+    if split == "dev" and all(r.live for r in kept) and not all(r.live for r in records):
+        raise ValueError(f"data.exclude_families={excluded} leaves the dev split of {cfg.data.path} without attacks, "
+                         "so no threshold can be chosen. Fix: exclude fewer families, or add dev attacks of others.")
+    return kept
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
     """The recipe's (train, dev) clip sets: train augmented and capped at clips_per_video, dev with every clip."""
     common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache)
+    if cfg.data.exclude_families:
+        log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
                         **common)
