@@ -90,7 +90,7 @@ def _worker_init() -> None:
 
 def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1, seed: int = 0,
                      workers: int | None = None, families: tuple[str, ...] | None = None,
-                     live_videos: int | None = None) -> list[VideoRecord]:
+                     live_videos: int | None = None, splits: tuple[str, ...] | None = None) -> list[VideoRecord]:
     """Write a synthetic dataset to ``out_dir``: ``dataset.csv`` (generic layout) and ``videos/``.
 
     Identity ``i`` is source face ``i mod 2`` with augmentation seed ``(seed, i)``; whole identities
@@ -98,7 +98,8 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
     family in ``families`` (default: all of ``FAMILIES``) and ``live_videos`` live ones (default
     ``LIVE_SHARE * videos_per_family``), each with a landmark file ``.npy (N, 68, 2)`` beside it. A video depends only on its identity,
     family and index, not on ``workers`` (None or 0: the CPU count; 1 runs in-process) nor on which
-    other families are chosen. Returns the records written to the CSV.
+    other families are chosen. ``splits`` renders only the identities of those splits (the split of an
+    identity does not depend on it). Returns the records written to the CSV.
     """
     if n_identities < 1 or videos_per_family < 1:
         raise ValueError(f"need at least one identity and one video per family, got "
@@ -112,9 +113,11 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
     out_dir = Path(out_dir).resolve()
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     sources = sorted(faces.source_faces())
-    splits = assign_splits(n_identities, seed)
+    splits_of = assign_splits(n_identities, seed)
     tasks, records = [], []
     for i in range(n_identities):
+        if splits is not None and splits_of[i] not in splits:
+            continue
         source = sources[i % len(sources)]
         identity = make_identity(source, int(np.random.SeedSequence([seed, i]).generate_state(1)[0]),
                                  name=f"{source}-{seed}-{i:03d}")
@@ -126,8 +129,8 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
                 video, marks = out_dir / "videos" / f"{stem}.mp4", out_dir / "videos" / f"{stem}.npy"
                 tasks.append((identity, family, np.random.SeedSequence([seed, i, f, k]), video, marks))
                 records.append(VideoRecord(path=video, live=species == "live", species=species,
-                                           split=splits[i], video_id=f"videos/{stem}",
-                                           subject=identity.name, landmarks=marks))
+                                           split=splits_of[i], video_id=f"videos/{stem}",
+                                           subject=identity.name, landmarks=marks, family=family))
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     progress = tqdm(total=len(tasks), desc="synth", unit="video")
     if workers == 1:

@@ -22,7 +22,7 @@ WIDTHS: dict[str, dict[str, Any]] = {
 }
 """Channel presets: ``levels`` holds (width, hidden, CDC units) per level, at 128, 64 and 32 (for 256 input)."""
 
-_CONFIG_KEYS = ("width", "fcam", "pyramid", "size")
+_CONFIG_KEYS = ("width", "fcam", "pyramid", "size", "skip_first")
 
 
 class EulerNet(nn.Module):
@@ -40,15 +40,22 @@ class EulerNet(nn.Module):
       under the paper's L2 loss and clip scores lie in [0, 1].
 
     ``size`` is 256 in the paper; other multiples of 8 are accepted (tests use smaller clips).
+    ``skip_first``: predict maps for frames 2-4 only, ``(B, 3, 1, size/8, size/8)``. The DIIRF is
+    causal with a zero initial state, so the first frame's gate sees no past: its map can only
+    say what one frame says, and on attacks that only time reveals it can only guess. Leaving it out
+    keeps that guess out of the loss and the clip score (the backbone still runs on it: it is the
+    past of frame 2).
     """
 
-    def __init__(self, width: str = "base", fcam: bool = True, pyramid: bool = True, size: int = 256):
+    def __init__(self, width: str = "base", fcam: bool = True, pyramid: bool = True, size: int = 256,
+                 skip_first: bool = False):
         super().__init__()
         if width not in WIDTHS:
             raise ValueError(f"width must be one of {sorted(WIDTHS)}; got {width!r}.")
         if not isinstance(size, int) or size < 8 or size % 8:
             raise ValueError(f"size must be a positive multiple of 8 (the paper uses 256); got {size!r}.")
         self.width, self.fcam, self.pyramid, self.size = width, bool(fcam), bool(pyramid), size
+        self.skip_first = bool(skip_first)
         spec = WIDTHS[width]
         widths = tuple(w for w, _, _ in spec["levels"])
         self.stem = cdc_bn_relu(3, spec["stem"])
@@ -63,7 +70,8 @@ class EulerNet(nn.Module):
     @property
     def config(self) -> dict[str, Any]:
         """The constructor's arguments; ``EulerNet.from_config(model.config)`` rebuilds the architecture."""
-        return {"width": self.width, "fcam": self.fcam, "pyramid": self.pyramid, "size": self.size}
+        return {"width": self.width, "fcam": self.fcam, "pyramid": self.pyramid, "size": self.size,
+                "skip_first": self.skip_first}
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "EulerNet":
@@ -91,16 +99,24 @@ class EulerNet(nn.Module):
             fix = "convert integer frames with clips.float() / 255"
         raise ValueError(f"{expected}; {got}. Fix: {fix}.")
 
+    @property
+    def mapped_frames(self) -> int:
+        """How many frames get a map: the last ``mapped_frames`` of the clip's 4."""
+        return FRAMES - self.skip_first
+
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """Predict one map per frame: ``(B, 4, 3, size, size)`` -> ``(B, 4, 1, size/8, size/8)`` in [0, 1]."""
+        """Predict one map per frame: ``(B, 4, 3, size, size)`` -> ``(B, F, 1, size/8, size/8)`` in [0, 1].
+
+        F = :attr:`mapped_frames` (4, or 3 with ``skip_first``: frames 2-4)."""
         self._check(clips)
-        B = clips.shape[0]
+        B, first = clips.shape[0], FRAMES - self.mapped_frames
         x = self.stem(clips.flatten(0, 1) * 2 - 1)
         feats = []
         for level, gate in zip(self.levels, self.gates):
-            x = gate(level(x).unflatten(0, (B, FRAMES))).flatten(0, 1)
-            feats.append(x)
-        return self.head(self.fuse(*feats)).unflatten(0, (B, FRAMES))
+            x = gate(level(x).unflatten(0, (B, FRAMES)))
+            feats.append(x[:, first:].flatten(0, 1))
+            x = x.flatten(0, 1)
+        return self.head(self.fuse(*feats)).unflatten(0, (B, self.mapped_frames))
 
 
 def score(maps: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ class ModelConfig:
     fcam: bool = True            # FCAM attention (DIIRF gate) after each stage
     pyramid: bool = True         # residual pyramid; False = plain channel concatenation
     size: int = 256              # face crop side in pixels; label maps are size/8
+    skip_first: bool = False     # no map (loss, score) for a clip's first frame, whose causal DIIRF has no past
 
 
 @dataclass

@@ -190,7 +190,7 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
             for i, (clips, maps, _, _) in enumerate(bar):
                 with _autocast(cfg, device):
                     pred = net(clips.to(device, non_blocking=True))
-                loss = F.mse_loss(pred.float(), maps.to(device, non_blocking=True))
+                loss = F.mse_loss(pred.float(), maps[:, -pred.shape[1]:].to(device, non_blocking=True))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip:
