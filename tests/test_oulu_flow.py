@@ -101,6 +101,7 @@ def test_train_and_eval_protocol_1_through_the_cache(oulu, tmp_path, capsys):
     results = json.loads((report / "results.json").read_text())
     assert results["test"]["counts"] == {"live": 2, "print": 1, "display": 1}
     assert set(results["test"]["apcer"]) == {"print", "display"}
+    assert results["test"]["still_probe"]["videos"] == 2  # the still probe needs only live videos: OULU-NPU has them
     for key in ("bpcer", "acer", "apcer_worst"):
         assert 0 <= results["test"][key] <= 1
     table = (report / "results.md").read_text()
@@ -125,6 +126,7 @@ def test_protocol_3_folds_mean_and_std(oulu, tmp_path, capsys):
     results = json.loads((report / "results.json").read_text())
     assert [f["test"]["counts"]["live"] for f in results["folds"]] == [1, 2, 1, 2, 1, 2]
     assert results["summary"]["n_folds"] == 6 and set(results["summary"]["test"]["acer"]) == {"mean", "std"}
+    assert set(results["summary"]["test"]["still_probe"]["apcer"]) == {"mean", "std"}
     assert "Mean ± std over 6 folds" in (report / "results.md").read_text()
 
 
