@@ -154,13 +154,31 @@ def test_level_concat_pools_and_concatenates():
 def test_config_round_trip():
     model = EulerNet("tiny", fcam=False, pyramid=True, size=32).eval()
     cfg = model.config
-    assert cfg == {"width": "tiny", "fcam": False, "pyramid": True, "size": 32}
+    assert cfg == {"width": "tiny", "fcam": False, "pyramid": True, "size": 32, "skip_first": False}
     rebuilt = EulerNet.from_config({**cfg, "label": "position"}).eval()  # a checkpoint's extra keys are ignored
     assert rebuilt.config == cfg
     rebuilt.load_state_dict(model.state_dict())
     x = clips(1, 32)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), model(x))
+
+
+def test_skip_first_maps_frames_2_to_4_and_keeps_frame_1_as_their_past():
+    torch.manual_seed(0)
+    full = EulerNet("tiny", size=32).eval()
+    skip = EulerNet.from_config({**full.config, "skip_first": True}).eval()
+    skip.load_state_dict(full.state_dict())
+    x = clips(2, 32)
+    with torch.no_grad():
+        maps, kept = full(x), skip(x)
+        assert kept.shape == (2, 3, 1, 4, 4) and skip.mapped_frames == 3
+        torch.testing.assert_close(kept, maps[:, 1:])  # the same maps, the first left out
+        changed = x.clone()
+        changed[:, 0] = torch.rand_like(changed[:, 0])
+        assert (skip(changed) - kept).abs().max() > 1e-7  # frame 1 still reaches them through the DIIRF
+    no_fcam = EulerNet("tiny", fcam=False, size=32, skip_first=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(no_fcam(changed), no_fcam(x), rtol=0, atol=0)  # without FCAM nothing crosses frames
 
 
 @pytest.mark.parametrize("cfg, match", [

@@ -18,6 +18,8 @@ from fasstream.train.config import ConfigError, TrainConfig, load_config
 from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
 from fasstream.train.loop import train
 from fasstream.train.ranger import Ranger
+from fasstream.train.sampling import BalancedSampler
+from fasstream.train.temporal import freeze_clip, rigid_clip
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines" / "train"
 SIZE = 32  # model input side for CPU tests (the paper's 256 works the same, 50x slower)
@@ -213,6 +215,46 @@ def test_augmentation_flips_clip_and_maps_together(video_set):
     assert jittered.shape == base_clip.shape and 0 <= jittered.min() and jittered.max() <= 1
     ratio = jittered[0] / base_clip[0].clamp(min=1e-3)
     assert not torch.allclose(ratio, torch.ones_like(ratio))
+
+
+def test_temporal_negatives_keep_single_frames_and_remove_motion():
+    torch.manual_seed(1)
+    clip = torch.rand(4, 3, 32, 32) * 0.8 + 0.1
+    still = freeze_clip(clip)
+    assert still.shape == clip.shape and (still - clip[0]).abs().max() < 0.05  # the first frame, plus noise
+    assert not torch.equal(still[1], still[2])  # fresh noise in every frame
+    moved = rigid_clip(clip, max_sigma=0.0)
+    assert (moved[3] - moved[0]).abs().mean() > 1e-3  # it moves
+    flat = torch.linspace(0, 1, 32).expand(4, 3, 32, 32).contiguous()  # a horizontal ramp stays a plane
+    ramp = rigid_clip(flat, max_sigma=0.0)
+    grad_x = ramp[..., 1:] - ramp[..., :-1]
+    assert grad_x[..., 4:-4, 4:-4].std() < 0.01  # planar motion keeps the ramp a ramp: no local deformation
+
+
+def test_temporal_augmentation_relabels_live_clips(video_set):
+    records = video_set[1]
+    live = next(i for i, r in enumerate(ClipDataset(records, size=SIZE).live) if r)
+    aug = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, still=1.0)
+    clip, maps, is_live, _ = aug[live]
+    assert not is_live and maps.max() == 0 and torch.allclose(clip[1], clip[0], atol=0.05)
+    attack = next(i for i, r in enumerate(aug.live) if not r)
+    assert torch.equal(aug[attack][0], ClipDataset(records, size=SIZE)[attack][0])  # attacks are left alone
+
+
+def test_balanced_sampler_draws_both_classes_equally():
+    live = [True] * 10 + [False] * 90
+    sampler = BalancedSampler(live, seed=3)
+    sampler.set_epoch(1)
+    drawn = list(sampler)
+    assert len(drawn) == 100 and 0.35 < np.mean([live[i] for i in drawn]) < 0.65
+    sampler.set_epoch(2)
+    assert list(sampler) != drawn
+    halves = [list(BalancedSampler(live, 2, r, seed=3)) for r in (0, 1)]
+    for half in halves:
+        half_sampler = BalancedSampler(live, 2, 0, seed=3)
+        assert len(half) == len(half_sampler) == 50
+    with pytest.raises(ValueError, match="live and attack"):
+        BalancedSampler([True, True])
 
 
 def test_build_datasets_from_csv(video_set):
