@@ -238,7 +238,7 @@ class Worker:
             self._restore()
             for tp, messages in records.items():
                 if tp not in self.answered:  # fetched before the pause took hold: read again once restored
-                    self.consumer.seek(tp, messages[0].offset)
+                    self._seek(tp, messages[0].offset)
                     continue
                 for message in messages:
                     self._on_message(tp, message)
@@ -273,8 +273,15 @@ class Worker:
 
     # ---- input -----------------------------------------------------------------------------------
     def _restore(self) -> None:
-        """Restore newly assigned partitions (paused meanwhile); take the restores that finished."""
+        """Restore newly assigned partitions (paused meanwhile); take the restores that finished.
+
+        A restored partition is then read from its committed offset: kafka-python keeps the fetch
+        position of a partition that a rebalance revoked and assigned again, but its sessions were dropped.
+        """
         assigned = self.consumer.assignment()
+        for tp in set(self.answered) | set(self.restoring):
+            if tp not in assigned:  # restored from an assignment that was already changing
+                self._revoke(tp)
         new = sorted((tp for tp in assigned if tp not in self.answered and tp not in self.restoring),
                      key=lambda tp: tp.partition)
         if new:
@@ -287,12 +294,17 @@ class Worker:
                 continue
             del self.restoring[tp]
             try:
-                self.answered[tp] = future.result()[tp.partition]
+                answers = future.result()[tp.partition]
+                committed = self.consumer.committed(tp)
             except Exception as err:  # stays paused; restored again on the next loop
                 log.error("restoring partition %d failed: %s", tp.partition, err,
                           extra={"worker": self.worker_id, "partition": tp.partition})
                 continue
-            self.deferrals[tp] = Deferral()
+            if committed is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self._seek(tp, committed)
+            self.answered[tp], self.deferrals[tp] = answers, Deferral()
             self._ready.set()
         self._assigned = sorted(tp.partition for tp in assigned)
 
@@ -594,9 +606,15 @@ class Worker:
         for tp, deferral in self.deferrals.items():
             if deferral.can_reread() and tp not in self.restoring:
                 start = deferral.reread()
-                self.consumer.seek(tp, start)
+                self._seek(tp, start)
                 log.info("partition %d: re-reading deferred sessions from offset %d", tp.partition, start,
                          extra={"worker": self.worker_id, "partition": tp.partition})
+
+    def _seek(self, tp, offset: int) -> None:
+        try:
+            self.consumer.seek(tp, offset)
+        except ValueError:  # revoked meanwhile: its next owner reads it from the committed offset
+            log.info("partition %d no longer assigned; not sought", tp.partition, extra={"worker": self.worker_id})
 
     def _flow(self) -> None:
         """Pause partitions being restored, and all of them while more than ``limits.buffered_bytes`` are held.
