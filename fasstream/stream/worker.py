@@ -140,6 +140,7 @@ class Worker:
         self._assigned: list[int] = []
         self._committed: dict = {}
         self._restorer = ThreadPoolExecutor(1, thread_name_prefix="restore")
+        self._starts: dict = {}  # TopicPartition -> offset committed before its restore (None: none yet)
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -260,6 +261,7 @@ class Worker:
         self._committed.pop(tp, None)
         self.answered.pop(tp, None)
         self.restoring.pop(tp, None)
+        self._starts.pop(tp, None)
         self.deferrals.pop(tp, None)
         self.metrics.rebalances.inc()
         log.info("partition %d revoked: %d open sessions dropped, its new owner replays them", tp.partition,
@@ -275,8 +277,9 @@ class Worker:
     def _restore(self) -> None:
         """Restore newly assigned partitions (paused meanwhile); take the restores that finished.
 
-        A restored partition is then read from its committed offset: kafka-python keeps the fetch
-        position of a partition that a rebalance revoked and assigned again, but its sessions were dropped.
+        A restored partition is then read from the offset committed *before* its restore began (so every
+        result covering an offset below it is in the restore), even if kafka-python kept the position of a
+        partition that a rebalance revoked and gave back: its sessions were dropped with the revocation.
         """
         assigned = self.consumer.assignment()
         for tp in set(self.answered) | set(self.restoring):
@@ -285,17 +288,24 @@ class Worker:
         new = sorted((tp for tp in assigned if tp not in self.answered and tp not in self.restoring),
                      key=lambda tp: tp.partition)
         if new:
+            try:
+                starts = {tp: self.consumer.committed(tp) for tp in new}
+            except KafkaError as err:  # e.g. the coordinator moving: try again on the next loop
+                log.warning("committed offsets unavailable: %s", err, extra={"worker": self.worker_id})
+                starts = None
+        if new and starts is not None:
             k = self.cfg.kafka
             future = self._restorer.submit(read_answered, k.bootstrap_servers, k.output_topic,
                                            [tp.partition for tp in new], k.client)
             self.restoring.update(dict.fromkeys(new, future))
+            self._starts.update(starts)
         for tp, future in list(self.restoring.items()):
             if not future.done():
                 continue
             del self.restoring[tp]
+            committed = self._starts.pop(tp, None)
             try:
                 answers = future.result()[tp.partition]
-                committed = self.consumer.committed(tp)
             except Exception as err:  # stays paused; restored again on the next loop
                 log.error("restoring partition %d failed: %s", tp.partition, err,
                           extra={"worker": self.worker_id, "partition": tp.partition})
