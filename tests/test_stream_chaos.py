@@ -8,19 +8,12 @@ at most so that replays after a failover are deferred and re-read, never refused
 """
 import pytest
 
-from fasstream.stream.broker import LocalBroker
 from fasstream.stream.chaos import Fault, make_model, make_sessions, make_videos, run_chaos, video_of
 
 pytest.importorskip("kafka")
 
 FLAGS = {"face_detector": "client", "batch.threads": 1, "crop_threads": 1, "limits.open_sessions": 4,
          "limits.session_timeout_s": 5, "kafka.session_timeout_ms": 6000}
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
-        yield bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ from fasstream.data.video import read_video, sample_clips, write_video
 from fasstream.model import EulerNet
 from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, load_model
-from fasstream.stream.broker import LocalBroker, free_port
+from fasstream.stream.chaos import read_topic
+from fasstream.stream.broker import free_port
 from fasstream.stream.chunker import remux, split
 from fasstream.stream.client import session_chunks
 from fasstream.stream.config import load_config
@@ -38,12 +39,6 @@ from fasstream.stream.worker import Worker
 kafka = pytest.importorskip("kafka")
 ROOT = Path(__file__).resolve().parents[1]
 SPECIES = ("live", "print", "replay", "animated")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
-        yield bootstrap
 
 
 @pytest.fixture(scope="module")
@@ -129,18 +124,7 @@ def _chunks(sid, path, container="mpegts", size=3000):
 
 def _read(broker, topic, want: int, timeout: float, settle: float = 1.5) -> list:
     """Messages of ``topic`` until ``want`` arrived (then ``settle`` s more, to catch duplicates) or ``timeout``."""
-    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
-                                   enable_auto_commit=False)
-    out, deadline = [], time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            for messages in consumer.poll(timeout_ms=200).values():
-                out.extend(messages)
-            if len(out) >= want:
-                deadline = min(deadline, time.monotonic() + settle)
-    finally:
-        consumer.close()
-    return out
+    return read_topic(broker, topic, lambda out: len(out) >= want, timeout, settle)
 
 
 def _results(messages) -> dict:

@@ -153,7 +153,7 @@ def _send(bootstrap: str, topic: str, chunks: dict[str, list], stagger: int, int
     """Interleave the sessions: ``stagger`` new sessions start every step, each sends one chunk per step."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     order = list(chunks)
-    step, active, futures = 0, [], []
+    active, futures = [], []
     try:
         while (order or active) and not stop.is_set():
             active += [[sid, 0] for sid in order[:stagger]]
@@ -163,7 +163,6 @@ def _send(bootstrap: str, topic: str, chunks: dict[str, list], stagger: int, int
                 futures.append(producer.send(topic, key=key, value=value, headers=headers))
                 item[1] += 1
             active = [item for item in active if item[1] < len(chunks[item[0]])]
-            step += 1
             time.sleep(interval_s)
         producer.flush()
         for f in futures:
@@ -233,10 +232,17 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
             seconds = time.monotonic() - tic
         finally:
             consumer.close()
-        for w in pool:  # a pause still running when the results were in ends now
-            if w.paused:
-                w.signal(signal.SIGCONT)
-                w.paused = False
+        resumed = [w for w in pool if w.paused]
+        for w in resumed:  # a pause still running when the results were in ends now
+            w.signal(signal.SIGCONT)
+            w.paused = False
+            events.append(f"{time.monotonic() - tic:6.1f} s  SIGCONT {w.name} (every session had a result)")
+        if resumed:  # whatever the zombie still publishes is in the audit: it runs on, then rejoins its group
+            time.sleep(5)
+            try:
+                wait_ready(resumed, 60)
+            except (TimeoutError, RuntimeError) as err:
+                events.append(f"resumed workers did not rejoin: {err}")
         sender.join(60)
         results = [json.loads(m.value) for m in read_topic(
             bootstrap, topics["kafka.output_topic"],
