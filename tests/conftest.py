@@ -13,3 +13,12 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """A tansu broker on loopback, one per test module that asks for it."""
+    from fasstream.stream.broker import LocalBroker
+
+    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
+        yield bootstrap

@@ -10,17 +10,11 @@ import pytest
 from fasstream.cli import main
 from fasstream.data.video import write_video
 from fasstream.stream import protocol
-from fasstream.stream.broker import LocalBroker, free_port
+from fasstream.stream.broker import free_port
 from fasstream.stream.chunker import remux
 from fasstream.stream.topics import ensure_topics
 
 kafka = pytest.importorskip("kafka")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
-        yield bootstrap
 
 
 def _topic(broker, tag: str) -> str:

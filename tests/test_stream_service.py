@@ -28,7 +28,8 @@ from fasstream.data.video import read_video, sample_clips, write_video
 from fasstream.model import EulerNet
 from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, load_model
-from fasstream.stream.broker import LocalBroker, free_port
+from fasstream.stream.chaos import read_topic
+from fasstream.stream.broker import free_port
 from fasstream.stream.chunker import remux, split
 from fasstream.stream.client import session_chunks
 from fasstream.stream.config import load_config
@@ -38,12 +39,6 @@ from fasstream.stream.worker import Worker
 kafka = pytest.importorskip("kafka")
 ROOT = Path(__file__).resolve().parents[1]
 SPECIES = ("live", "print", "replay", "animated")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with LocalBroker(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
-        yield bootstrap
 
 
 @pytest.fixture(scope="module")
@@ -129,18 +124,7 @@ def _chunks(sid, path, container="mpegts", size=3000):
 
 def _read(broker, topic, want: int, timeout: float, settle: float = 1.5) -> list:
     """Messages of ``topic`` until ``want`` arrived (then ``settle`` s more, to catch duplicates) or ``timeout``."""
-    consumer = kafka.KafkaConsumer(topic, bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
-                                   enable_auto_commit=False)
-    out, deadline = [], time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            for messages in consumer.poll(timeout_ms=200).values():
-                out.extend(messages)
-            if len(out) >= want:
-                deadline = min(deadline, time.monotonic() + settle)
-    finally:
-        consumer.close()
-    return out
+    return read_topic(broker, topic, lambda out: len(out) >= want, timeout, settle)
 
 
 def _results(messages) -> dict:
@@ -457,3 +441,64 @@ def test_two_workers_share_partitions_and_survive_sigkill(broker, videos, model)
                 proc.terminate()
         for proc in procs:
             proc.wait(30)
+
+
+def _send_at(producer, topic, message, partition=0):
+    key, value, headers = message
+    return producer.send(topic, key=key, value=value, headers=headers, partition=partition).get(10)
+
+
+def test_new_owner_recognises_sessions_its_predecessor_answered(broker, videos, model, cropper):
+    """The commit point lies inside an answered session's chunks (an open session started before it):
+    the next owner re-reads them, finds the session in the restored result partition and publishes
+    nothing; a session whose seq 0 was never sent still gets its missing_chunk error."""
+    model_path, _ = model
+    topics = _topics("restore")
+    inp, out = topics["kafka.input_topic"], topics["kafka.output_topic"]
+    still_open, answered = _chunks("r-open", videos["live"]), _chunks("r-done", videos["print"])
+    producer = _producer(broker)
+    with running_worker(broker, model_path, cropper, topics):
+        _send_at(producer, inp, still_open[0])  # holds the commit point at its offset
+        first = [_send_at(producer, inp, m) for m in answered]
+        assert len(_read(broker, out, 1, 60, settle=0)) == 1
+        time.sleep(1)  # acknowledged and committed up to r-open's first chunk
+    assert first[0].partition == 0 and first[0].offset > 0
+    with running_worker(broker, model_path, cropper, topics) as second:
+        for m in _chunks("r-gap", videos["replay"])[1:]:  # seq 0 never sent
+            _send_at(producer, inp, m)
+        results = _results(_read(broker, out, 2, 60))
+        reread = second.metrics.registry.get_sample_value("fas_chunks_received_total")
+    assert reread >= len(answered) + 1, "the second worker did not re-read the answered session"
+    (done,) = results["r-done"]
+    assert done["status"] == "ok" and done["source"] == {"topic": inp, "partition": 0,
+                                                         "offsets": [first[0].offset, first[-1].offset]}
+    (gap,) = results["r-gap"]
+    assert (gap["status"], gap["reason"]) == ("error", "missing_chunk"), gap
+    assert "r-open" not in results
+
+
+def test_timeout_markers_act_only_after_the_chunk_they_name(broker, videos, model, cropper):
+    """A session times out when a marker naming its last chunk is read back. A stale marker (a chunk
+    came after the one it names, as with a worker that was frozen or behind) is void, and chunks after
+    a timeout get no second result."""
+    model_path, offline = model
+    topics = _topics("marker")
+    inp, out = topics["kafka.input_topic"], topics["kafka.output_topic"]
+    live, quiet = _chunks("m-live", videos["live"]), _chunks("m-quiet", videos["print"])
+    with running_worker(broker, model_path, cropper, {**topics, "limits.session_timeout_s": 600}):
+        producer = _producer(broker)
+        chunk0 = _send_at(producer, inp, live[0])
+        _send_at(producer, inp, live[1])
+        _send_at(producer, inp, protocol.timeout_marker("m-live", chunk0.offset))  # stale: void
+        for m in live[2:]:
+            _send_at(producer, inp, m)
+        last = _send_at(producer, inp, quiet[0])
+        _send_at(producer, inp, protocol.timeout_marker("m-quiet", last.offset))
+        assert len(_read(broker, out, 2, 60, settle=0)) == 2
+        for m in quiet[1:]:  # too late
+            _send_at(producer, inp, m)
+        results = _results(_read(broker, out, 3, 6))
+    (ok,) = results["m-live"]
+    assert ok["status"] == "ok" and ok["score"] == pytest.approx(offline["live"], abs=2e-5), ok
+    (late,) = results["m-quiet"]
+    assert (late["status"], late["clips"]) == ("timeout", 0) and late["source"]["offsets"][1] == last.offset + 1

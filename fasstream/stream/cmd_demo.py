@@ -1,15 +1,16 @@
 """``fasstream demo``: broker, workers, synthetic sessions, results and their ACER, in one command.
 
 Without ``--bootstrap-servers`` it starts tansu on loopback. Without ``--data`` it writes a small
-synthetic set (fasstream.data.synthetic). Workers are ``fasstream serve`` processes in one group.
+synthetic set (fasstream.data.synthetic). Workers are ``fasstream serve`` processes in one group;
+sessions are sent once every worker's /healthz says it is ready (joined, partitions restored), so
+the ``e2e ms`` column is the service's latency, not the workers' start-up.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import subprocess
-import sys
+import signal
 import tempfile
 import time
 import uuid
@@ -93,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
     from fasstream.stream.broker import LocalBroker
     from fasstream.stream.client import results, results_consumer, send_videos
     from fasstream.stream.topics import ensure_topics
+    from fasstream.stream.workers import WorkerProcess, wait_ready
 
     logs.setup("WARNING")
     workdir = Path(tempfile.mkdtemp(prefix="fasstream-demo-"))
     broker = None if args.bootstrap_servers else LocalBroker(log_path=workdir / "tansu.log")
-    workers: list[subprocess.Popen] = []
+    workers: list[WorkerProcess] = []
     try:
         bootstrap = args.bootstrap_servers or broker.start()
         print(f"broker: {bootstrap}{' (tansu, memory storage)' if broker else ''}", flush=True)
@@ -106,12 +108,12 @@ def run(args: argparse.Namespace) -> int:
         ensure_topics(bootstrap, [protocol.INPUT_TOPIC, protocol.OUTPUT_TOPIC, protocol.DEAD_LETTER_TOPIC])
         run_id = uuid.uuid4().hex[:8]
         threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the cores
-        for i in range(args.workers):
-            cmd = [sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", bootstrap,
-                   "--model", str(model), "--group-id", f"demo-{run_id}", "--metrics-port", "0",
-                   "--log-level", "WARNING", "--set", f"worker_id=demo-worker-{i}", f"batch.threads={threads}"]
-            workers.append(subprocess.Popen(cmd, stderr=open(workdir / f"worker-{i}.log", "wb")))
-        print(f"{args.workers} workers started (logs in {workdir})", flush=True)
+        flags = {"kafka.group_id": f"demo-{run_id}", "batch.threads": threads}
+        workers += [WorkerProcess(bootstrap, model, flags, f"demo-worker-{i}", workdir, "WARNING")
+                    for i in range(args.workers)]
+        tic = time.monotonic()
+        wait_ready(workers, args.timeout)
+        print(f"{args.workers} workers ready in {time.monotonic() - tic:.1f} s (logs in {workdir})", flush=True)
         sessions = {f"{run_id}-{Path(r.path).stem}": r for r in records}
         consumer = results_consumer(bootstrap)  # from the beginning: session ids carry this run's id
         tic = time.monotonic()
@@ -135,12 +137,9 @@ def run(args: argparse.Namespace) -> int:
         _print_summary(sessions, got)
         return 0 if len(got) == len(sessions) else 1
     finally:
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        for worker in workers:
+            worker.stop()
         if broker:
             broker.stop()

@@ -59,8 +59,8 @@ class LimitsConfig:
     frame_pixels: int = 1920 * 1080
     session_frames: int = 1800
     session_seconds: float = 60.0
-    open_sessions: int = 64
-    queued_clips: int = 256
+    open_sessions: int = 64           # decoding at once; more are deferred and read again later, never refused
+    buffered_bytes: int = 512_000_000  # chunk bytes not yet demuxed + frames not yet scored: over it, pause
     session_timeout_s: float = 30.0
 
 
@@ -84,7 +84,6 @@ class ServeConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    closed_sessions: int = 10000      # results remembered for redelivered sessions
     crop_threads: int = 2             # face detection threads (dlib releases the GIL while it searches)
     face_detector: str = "dlib"       # dlib | client: use only the face box each session's chunks carry
 
@@ -98,6 +97,7 @@ class ServeConfig:
             (self.crop_threads >= 1, "crop_threads", "use 1 or more"),
             (self.face_detector in FACE_DETECTORS, "face_detector", "use dlib, or client (face boxes sent by clients)"),
             (self.limits.open_sessions >= 1, "limits.open_sessions", "use 1 or more"),
+            (self.limits.buffered_bytes >= 1, "limits.buffered_bytes", "use 1 or more"),
             (self.limits.chunk_bytes >= 1, "limits.chunk_bytes", "use 1 or more"),
             (self.limits.session_timeout_s > 0, "limits.session_timeout_s", "use a positive number of seconds"),
         ]

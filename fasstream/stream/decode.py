@@ -68,9 +68,12 @@ class _Pipe:
         self._eof = False
         self.whole_reads = False
         self.waited = 0.0  # seconds spent waiting for the writer
+        self.written = 0  # bytes written (writer thread) and read (reader thread): one writer each
+        self.read_bytes = 0
 
     def write(self, data: bytes) -> None:
         if data:
+            self.written += len(data)
             self._chunks.put(bytes(data))
 
     def close_writer(self) -> None:
@@ -95,6 +98,7 @@ class _Pipe:
                 have += len(item)
             self._buffer = memoryview(b"".join(pieces))
         out, self._buffer = self._buffer[:size], self._buffer[size:]
+        self.read_bytes += len(out)
         return bytes(out)
 
 
@@ -146,6 +150,11 @@ class SessionDecoder:
 
     def feed(self, data: bytes) -> None:
         self._pipe.write(data)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes fed but not yet read by the demuxer."""
+        return self._pipe.written - self._pipe.read_bytes
 
     def close(self) -> None:
         """No more bytes: the decoder drains what it has and reports ``on_done``."""

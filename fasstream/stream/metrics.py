@@ -23,6 +23,8 @@ class Metrics:
                               registry=r)
         self.redelivered = Counter("fas_sessions_redelivered", "finished sessions read again and republished",
                                    registry=r)
+        self.deferred = Counter("fas_sessions_deferred", "new sessions put off (no room) to be read again later",
+                                registry=r)
         self.chunks = Counter("fas_chunks_received", "chunk messages read", registry=r)
         self.dead_letters = Counter("fas_dead_letters", "messages sent to the dead-letter topic", registry=r)
         self.stage = Histogram("fas_stage_seconds", "time per stage (per session; model_batch per batch)",

@@ -6,6 +6,8 @@ A chunk is one Kafka message keyed by the session id. Headers:
   end          "1" on the session's last chunk      face-box   optional "x0,y0,size" square, frame pixels
   trace-id     optional, copied to the result       content-ref optional claim check: a file:// or http(s)://
                                                                 URL to read instead of the value
+Workers also append one control record to the input: a timeout marker (``control: timeout``,
+``after-offset``: the session's last chunk offset the worker had read), docs/streaming.md.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ DEAD_LETTER_TOPIC = "fas.sessions.deadletter"
 SESSION, SEQ, CONTAINER, END, FACE_BOX, TRACE, REF = (
     "session-id", "seq", "container", "end", "face-box", "trace-id", "content-ref")
 ERROR, STATUS = "error", "status"
+CONTROL, AFTER_OFFSET = "control", "after-offset"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,37 @@ def chunk_headers(session: str, seq: int, container: str, end: bool, face_box=No
 def header_dict(headers) -> dict[str, str]:
     """Kafka headers as text; undecodable values become U+FFFD."""
     return {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}
+
+
+def session_of(key: bytes | None, headers) -> str:
+    """The session a message belongs to: its session-id header, else its key ("" for neither)."""
+    return header_dict(headers).get(SESSION) or (key or b"").decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class TimeoutMarker:
+    """A worker's decision, made durable in the input partition, that ``session`` timed out after the
+    chunk at ``after_offset``; it takes effect only if that chunk is still the session's last one."""
+
+    session: str
+    after_offset: int
+
+
+def timeout_marker(session: str, after_offset: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """``(key, value, headers)`` of a timeout marker."""
+    return session.encode(), b"", [(SESSION, session.encode()), (CONTROL, b"timeout"),
+                                   (AFTER_OFFSET, str(after_offset).encode())]
+
+
+def parse_marker(headers) -> TimeoutMarker | None:
+    """The timeout marker a message holds, or None for a chunk."""
+    h = header_dict(headers)
+    if h.get(CONTROL) != "timeout":
+        return None
+    try:
+        return TimeoutMarker(h.get(SESSION, ""), int(h.get(AFTER_OFFSET, "")))
+    except ValueError:
+        return TimeoutMarker(h.get(SESSION, ""), -1)  # never matches a chunk offset: void
 
 
 def parse_chunk(key: bytes | None, value: bytes | None, headers) -> Chunk:

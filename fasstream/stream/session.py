@@ -22,11 +22,13 @@ class Session:
     first_timestamp_ms: int
     last_seen: float = field(default_factory=time.monotonic)
     offsets: list[int] = field(default_factory=list)
+    last_chunk: int = -1  # offset of the session's latest chunk read
+    marker_sent: float | None = None  # when this worker last appended a timeout marker for it
     next_seq: int = 0
     chunks: int = 0
     bytes: int = 0
     ended: bool = False
-    timed_out: bool = False
+    timed_out: bool = False  # its timeout marker was read (never a clock: replays agree)
     decoder: SessionDecoder | None = None
     frames: int | None = None  # set when decoding finished
     clips: int | None = None

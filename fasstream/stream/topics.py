@@ -10,8 +10,9 @@ from kafka.errors import TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = 4, client: dict | None = None) -> None:
-    """Create the ``topics`` that do not exist yet, with ``partitions`` partitions each."""
+def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = 4,
+                  client: dict | None = None) -> dict[str, int]:
+    """Create the ``topics`` that do not exist yet, with ``partitions`` partitions each; returns each one's count."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client or {}))
     try:
         missing = sorted(set(topics) - set(admin.list_topics()))
@@ -21,5 +22,6 @@ def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int = 4
                 log.info("created topic %s with %d partitions", topic, partitions)
             except TopicAlreadyExistsError:
                 pass
+        return {t["name"]: len(t["partitions"]) for t in admin.describe_topics(list(topics))}
     finally:
         admin.close()

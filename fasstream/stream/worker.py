@@ -4,17 +4,21 @@ Threads: this loop owns the consumer, the producer and every Session; each sessi
 the crop stage and the batcher run on their own threads and report back through ``events``.
 Offsets are committed only up to the lowest offset whose result (and dead letter) the broker has
 not acknowledged (``ledger``), so a crash or a rebalance replays unfinished sessions from their
-first chunk; a replayed session gets the same score and decision under the same key.
+first chunk. Each session's result is a function of its input partition alone (docs/streaming.md,
+"One result per session"): a newly assigned partition is first restored from the result topic
+(``restore``), timeouts take effect through markers in the input partition, and sessions with
+no room are deferred and re-read (``flow``), never refused.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import socket
 import threading
 import time
-from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,11 +30,13 @@ from kafka.errors import KafkaError
 from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_model
 from fasstream.stream.claimcheck import fetch
-from fasstream.stream.config import ServeConfig
+from fasstream.stream.config import ConfigError, ServeConfig
 from fasstream.stream.crop import FaceCropper
 from fasstream.stream.decode import InputError, Limits, SessionDecoder
+from fasstream.stream.flow import ByteCount, Deferral
 from fasstream.stream.ledger import OffsetLedger
 from fasstream.stream.metrics import Metrics, serve_http
+from fasstream.stream.restore import Answer, read_answered
 from fasstream.stream.session import Session
 from fasstream.stream.topics import ensure_topics
 
@@ -47,7 +53,7 @@ class _Inflight:
     futures: list
     tp: object
     offsets: list[int]
-    result: dict
+    result: dict | None
     sent: float
     first_timestamp_ms: int
 
@@ -89,7 +95,8 @@ class _Rebalances(AsyncConsumerRebalanceListener):
                 self.commit_points.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned):
-        pass
+        if self.consumer is not None and assigned:  # no chunk before the worker loop restored them
+            self.consumer.pause(*assigned)
 
     def set_commit_points(self, points: dict) -> None:
         with self.lock:
@@ -116,10 +123,13 @@ class Worker:
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.crops: queue.SimpleQueue = queue.SimpleQueue()
         self.sessions: dict[str, Session] = {}
-        self.closed: OrderedDict[str, dict] = OrderedDict()
+        self.answered: dict = {}  # TopicPartition -> session id -> Answer, for restored partitions only
+        self.restoring: dict = {}  # TopicPartition -> Future of its restore
+        self.deferrals: dict = {}  # TopicPartition -> Deferral
+        self.clip_bytes = ByteCount()  # decoded frames and crops waiting for the crop and model stages
         self.ledger = OffsetLedger()
         self.inflight: list[_Inflight] = []
-        self.paused = False
+        self.paused = False  # over limits.buffered_bytes: every partition paused
         self.http = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -129,20 +139,27 @@ class Worker:
         self._last_commit = 0.0
         self._assigned: list[int] = []
         self._committed: dict = {}
+        self._restorer = ThreadPoolExecutor(1, thread_name_prefix="restore")
+        self._starts: dict = {}  # TopicPartition -> offset committed before its restore (None: none yet)
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
 
     def wait_ready(self, timeout: float) -> bool:
-        """Whether the worker joined its group and holds partitions within ``timeout`` seconds."""
+        """Whether the worker joined its group and restored a partition within ``timeout`` seconds."""
         return self._ready.wait(timeout)
 
     def run(self) -> None:
         k = self.cfg.kafka
         self._warm_up()
-        ensure_topics(k.bootstrap_servers, [k.input_topic, k.output_topic, k.dead_letter_topic], k.partitions,
-                      k.client)
+        counts = ensure_topics(k.bootstrap_servers, [k.input_topic, k.output_topic, k.dead_letter_topic],
+                               k.partitions, k.client)
+        if counts[k.output_topic] < counts[k.input_topic]:
+            raise ConfigError(f"result topic {k.output_topic} has {counts[k.output_topic]} partitions, fewer than "
+                              f"the {counts[k.input_topic]} of input topic {k.input_topic}; each input partition's "
+                              "results go to the result partition of the same number. Fix: add partitions to "
+                              f"{k.output_topic} (kafka-topics --alter --partitions {counts[k.input_topic]})")
         fetch_bytes = max(1 << 20, self.cfg.limits.chunk_bytes + _HEADROOM)
         self.consumer = KafkaConsumer(
             bootstrap_servers=k.bootstrap_servers, group_id=k.group_id, client_id=self.worker_id,
@@ -190,6 +207,7 @@ class Worker:
             log.warning("shutdown: %s", err, extra={"worker": self.worker_id})
         self.consumer.close()
         self.producer.close(5)
+        self._restorer.shutdown(wait=False, cancel_futures=True)
         self._batcher.stop()
         for _ in range(self.cfg.crop_threads):
             self.crops.put(None)
@@ -201,8 +219,11 @@ class Worker:
         stalled = time.monotonic() - self._last_loop > self.cfg.kafka.max_poll_interval_ms / 1000
         ok = bool(self._batcher and self._batcher.alive()) and not stalled and not self._stop.is_set()
         return ok, {"ok": ok, "worker": self.worker_id, "model_version": self.loaded.version,
-                    "partitions": self._assigned,
-                    "open_sessions": len(self.sessions), "queued_clips": self._queued(), "paused": self.paused}
+                    "partitions": self._assigned, "ready": self._ready.is_set(),
+                    "restoring": sorted(tp.partition for tp in self.restoring),
+                    "open_sessions": len(self.sessions), "queued_clips": self._queued(),
+                    "deferred_sessions": sum(len(d.sessions) for d in self.deferrals.values()),
+                    "buffered_bytes": self._buffered(), "paused": self.paused}
 
     # ---- main loop -------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -215,17 +236,19 @@ class Worker:
             self._last_loop = time.monotonic()
             for tp in self._rebalances.take():
                 self._revoke(tp)
-            self._assigned = sorted(tp.partition for tp in self.consumer.assignment())
-            if self._assigned:
-                self._ready.set()
+            self._restore()
             for tp, messages in records.items():
+                if tp not in self.answered:  # fetched before the pause took hold: read again once restored
+                    self._seek(tp, messages[0].offset)
+                    continue
                 for message in messages:
                     self._on_message(tp, message)
             self._drain_events()
             self._expire()
             self._check_publishes()
             self._commit()
-            self._backpressure()
+            self._reread()
+            self._flow()
             if self._last_loop >= next_gauges:
                 self._gauges()
                 next_gauges = self._last_loop + 1.0
@@ -236,6 +259,10 @@ class Worker:
             self._drop(s)
         self.ledger.drop(tp)
         self._committed.pop(tp, None)
+        self.answered.pop(tp, None)
+        self.restoring.pop(tp, None)
+        self._starts.pop(tp, None)
+        self.deferrals.pop(tp, None)
         self.metrics.rebalances.inc()
         log.info("partition %d revoked: %d open sessions dropped, its new owner replays them", tp.partition,
                  len(dropped), extra={"worker": self.worker_id, "partition": tp.partition})
@@ -247,34 +274,89 @@ class Worker:
         self.sessions.pop(s.sid, None)
 
     # ---- input -----------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Restore newly assigned partitions (paused meanwhile); take the restores that finished.
+
+        A restored partition is then read from the offset committed *before* its restore began (so every
+        result covering an offset below it is in the restore), even if kafka-python kept the position of a
+        partition that a rebalance revoked and gave back: its sessions were dropped with the revocation.
+        """
+        assigned = self.consumer.assignment()
+        for tp in set(self.answered) | set(self.restoring):
+            if tp not in assigned:  # restored from an assignment that was already changing
+                self._revoke(tp)
+        new = sorted((tp for tp in assigned if tp not in self.answered and tp not in self.restoring),
+                     key=lambda tp: tp.partition)
+        if new:
+            try:
+                starts = {tp: self.consumer.committed(tp) for tp in new}
+            except KafkaError as err:  # e.g. the coordinator moving: try again on the next loop
+                log.warning("committed offsets unavailable: %s", err, extra={"worker": self.worker_id})
+                starts = None
+        if new and starts is not None:
+            k = self.cfg.kafka
+            future = self._restorer.submit(read_answered, k.bootstrap_servers, k.output_topic,
+                                           [tp.partition for tp in new], k.client)
+            self.restoring.update(dict.fromkeys(new, future))
+            self._starts.update(starts)
+        for tp, future in list(self.restoring.items()):
+            if not future.done():
+                continue
+            del self.restoring[tp]
+            committed = self._starts.pop(tp, None)
+            try:
+                answers = future.result()[tp.partition]
+            except Exception as err:  # stays paused; restored again on the next loop
+                log.error("restoring partition %d failed: %s", tp.partition, err,
+                          extra={"worker": self.worker_id, "partition": tp.partition})
+                continue
+            if committed is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self._seek(tp, committed)
+            self.answered[tp], self.deferrals[tp] = answers, Deferral()
+            self._ready.set()
+        self._assigned = sorted(tp.partition for tp in assigned)
+
     def _on_message(self, tp, message) -> None:
+        sid = protocol.session_of(message.key, message.headers)
+        deferral = self.deferrals[tp]
+        if deferral.seen(message.offset, sid):
+            return  # a re-read met a message handled before its seek-back
         self.ledger.hold(tp, message.offset)
+        if deferral.defers(sid):
+            deferral.defer(sid, message.offset)
+            return
+        marker = protocol.parse_marker(message.headers)
+        if marker is not None:
+            self._on_marker(tp, message, marker)
+            return
         self.metrics.chunks.inc()
+        if sid in self.answered[tp]:
+            self._replayed(tp, message, sid)
+            return
+        s = self.sessions.get(sid)
+        if s is None and sid and (deferral.sessions or len(self.sessions) >= self.cfg.limits.open_sessions):
+            deferral.defer(sid, message.offset)  # no room now: read again later, in order
+            self.metrics.deferred.inc()
+            return
         try:
             chunk = protocol.parse_chunk(message.key, message.value, message.headers)
         except InputError as err:
-            sid = protocol.header_dict(message.headers).get(protocol.SESSION) or (message.key or b"").decode(
-                "utf-8", "replace")
-            if sid and sid not in self.closed and sid not in self.sessions:
+            if s is None and sid:
                 self.metrics.received.inc()
-            s = self.sessions.get(sid)
-            if s is None and sid and sid not in self.closed:
                 s = self._new_session(sid, tp, message, None)
-            if s is None:  # no session to answer (or already answered): dead-letter the message alone
-                self._publish(None, tp, [message.offset], None, self._dead_letter(message, err), message.timestamp)
+            if s is None:  # no session to answer: dead-letter the message alone
+                self._publish(tp, [message.offset], None, None, self._dead_letter(message, err), message.timestamp)
             else:
                 s.offsets.append(message.offset)
                 self._fail(s, err, message)
             return
-        sid = chunk.session
-        if sid in self.closed:
-            self._replayed(tp, message, chunk)
-            return
-        s = self.sessions.get(sid)
         if s is None:
             self.metrics.received.inc()
             s = self._new_session(sid, tp, message, chunk)
         s.offsets.append(message.offset)
+        s.last_chunk = message.offset
         s.last_message = message
         s.last_seen = time.monotonic()
         try:
@@ -283,14 +365,10 @@ class Worker:
                 raise InputError("no_face_box", f"session {sid}: this worker uses the clients' face boxes only "
                                                 "(face_detector: client); send the face-box header 'x0,y0,size' "
                                                 "with the first chunk, or use workers with face_detector: dlib")
-            if len(self.sessions) > self.cfg.limits.open_sessions:
-                raise InputError("capacity", f"session {sid}: this worker already decodes "
-                                             f"{self.cfg.limits.open_sessions} sessions (limits.open_sessions); "
-                                             "resend later, add workers or raise the limit")
             data = self._chunk_bytes(chunk, len(message.value or b""))
             if s.decoder is None:
-                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self.crops.put(
-                    (s, c)), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
+                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self._on_clip(
+                    s, c), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
             elif chunk.container != s.container:
                 raise InputError("bad_header", f"session {sid}: chunk {chunk.seq} says container {chunk.container} "
                                                f"but the session started as {s.container}; keep one container")
@@ -320,14 +398,36 @@ class Worker:
             return fetch(chunk.ref, self.cfg.claim_check.allow, lim.ref_bytes)
         return chunk.data
 
-    def _replayed(self, tp, message, chunk: protocol.Chunk) -> None:
-        """A chunk of a session already answered: republish its result on its first chunk, else just release it."""
-        if chunk.seq == 0:
+    def _on_marker(self, tp, message, marker: protocol.TimeoutMarker) -> None:
+        """A timeout marker ends its session only if no chunk of it came after the one the marker names."""
+        s = self.sessions.get(marker.session)
+        if s is None or s.ended or s.timed_out or s.error is not None or s.last_chunk != marker.after_offset:
+            self.ledger.release(tp, [message.offset])  # void: answered, unknown, or chunks came since
+            return
+        s.offsets.append(message.offset)
+        s.timed_out = True
+        log.info("session timed out: no chunk after offset %d", marker.after_offset,
+                 extra={"session": s.sid, "status": "timeout"})
+        if s.decoder is None:
+            self._finish(s, None)
+        else:
+            s.decoder.close()
+
+    def _replayed(self, tp, message, sid: str) -> None:
+        """A message of a session already answered: a client's new delivery of its first chunk gets the
+        first answer again; anything else (a replay of the log, a late chunk) is released unanswered."""
+        answer: Answer = self.answered[tp][sid]
+        seq = protocol.header_dict(message.headers).get(protocol.SEQ)
+        if seq == "0" and answer.first_offset is not None and message.offset != answer.first_offset:
             self.metrics.redelivered.inc()
-            log.info("session delivered again: republishing its result", extra={"session": chunk.session})
-            self._publish(None, tp, [message.offset], self.closed[chunk.session], None, message.timestamp)
+            log.info("session delivered again: republishing its result", extra={"session": sid})
+            self._publish(tp, [message.offset], json.loads(answer.value), answer.value, None, message.timestamp)
         else:
             self.ledger.release(tp, [message.offset])
+
+    def _on_clip(self, s: Session, clip) -> None:
+        self.clip_bytes.add(clip.frames.nbytes)
+        self.crops.put((s, clip))
 
     # ---- stage events ----------------------------------------------------------------------------
     def _crop_stage(self) -> None:
@@ -335,6 +435,7 @@ class Worker:
             self.cropper.load()
         while (item := self.crops.get()) is not None:
             s, clip = item
+            self.clip_bytes.add(-clip.frames.nbytes)
             if s.closed:
                 continue
             tic = time.perf_counter()
@@ -347,6 +448,7 @@ class Worker:
             if crop is None:
                 self.events.put(("faceless", s, clip.index, face))
             else:
+                self.clip_bytes.add(crop.nbytes)
                 self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
                                              enqueued=time.perf_counter()))
 
@@ -354,6 +456,7 @@ class Worker:
         self.metrics.stage.labels("model_batch").observe(seconds)
         self.metrics.batch_size.observe(len(items))
         for item, value, wait in zip(items, scores, waits):
+            self.clip_bytes.add(-item.crop.nbytes)
             s, face = item.owner
             self.events.put(("scored", s, item.clip_index, float(value), face, wait, seconds / len(items)))
 
@@ -391,18 +494,23 @@ class Worker:
                 self._finish(s, None)
 
     def _expire(self) -> None:
+        """Append a timeout marker for each session that had no chunk for ``limits.session_timeout_s``.
+
+        The session times out when the marker is read back, and only if no chunk of it came in between,
+        so a worker that lagged or was frozen cannot time out a session whose chunks did arrive.
+        """
         if self.paused:
             return  # chunks wait in the broker, not at the client
-        now = time.monotonic()
-        for s in list(self.sessions.values()):
-            if not s.ended and not s.timed_out and now - s.last_seen > self.cfg.limits.session_timeout_s:
-                s.timed_out = True
-                log.info("session timed out after %.1f s without a chunk", now - s.last_seen,
-                         extra={"session": s.sid, "status": "timeout"})
-                if s.decoder is None:
-                    self._finish(s, None)
-                else:
-                    s.decoder.close()
+        now, limit = time.monotonic(), self.cfg.limits.session_timeout_s
+        for s in self.sessions.values():
+            if s.ended or s.timed_out or s.error is not None or now - s.last_seen <= limit:
+                continue
+            if s.marker_sent is not None and now - s.marker_sent <= limit:
+                continue  # one marker per quiet period (a lost one is sent again)
+            s.marker_sent = now
+            key, value, headers = protocol.timeout_marker(s.sid, s.last_chunk)
+            self.producer.send(self.cfg.kafka.input_topic, key=key, value=value, headers=headers,
+                               partition=s.tp.partition)
 
     # ---- output ----------------------------------------------------------------------------------
     def _fail(self, s: Session, error: InputError, message) -> None:
@@ -418,10 +526,12 @@ class Worker:
             self.metrics.failed.labels(result["reason"]).inc()
             if s.last_message is not None:
                 dead_letter = self._dead_letter(s.last_message, InputError(result["reason"], result["message"]))
-        self.closed[s.sid] = result
-        while len(self.closed) > self.cfg.closed_sessions:
-            self.closed.popitem(last=False)
-        self._publish(s.sid, s.tp, s.offsets, result, dead_letter, s.first_timestamp_ms)
+        result["source"] = {"topic": self.cfg.kafka.input_topic, "partition": s.tp.partition,
+                            "offsets": [min(s.offsets), max(s.offsets)]}
+        result["timings_ms"]["end_to_end"] = max(0, int(time.time() * 1000) - s.first_timestamp_ms)
+        value = protocol.encode_result(result)
+        self.answered[s.tp][s.sid] = Answer(value, min(s.offsets))
+        self._publish(s.tp, s.offsets, result, value, dead_letter, s.first_timestamp_ms)
 
     def _dead_letter(self, message, error: InputError) -> tuple:
         value = message.value or b""
@@ -434,20 +544,20 @@ class Worker:
             value = b""
         return message.key, value, headers
 
-    def _publish(self, sid, tp, offsets, result, dead_letter, first_timestamp_ms) -> None:
+    def _publish(self, tp, offsets, result: dict | None, value: bytes | None, dead_letter,
+                 first_timestamp_ms: int) -> None:
+        """Send a result (to the result partition numbered like ``tp``) and a dead letter; ``offsets`` stay
+        held until the broker acknowledged both."""
         k = self.cfg.kafka
         sends = []
         if result is not None:
-            if "end_to_end" not in result["timings_ms"]:
-                result["timings_ms"]["end_to_end"] = max(0, int(time.time() * 1000) - first_timestamp_ms)
-            sends.append((k.output_topic, {"key": result["session_id"].encode(),
-                                           "value": protocol.encode_result(result),
-                                           "headers": protocol.result_headers(result)}))
+            sends.append((k.output_topic, {"key": result["session_id"].encode(), "value": value,
+                                           "headers": protocol.result_headers(result), "partition": tp.partition}))
             log.info("result %s %s score %s", result["status"], result["decision"], result["score"],
                      extra={"session": result["session_id"], "status": result["status"]})
         if dead_letter is not None:
-            key, value, headers = dead_letter
-            sends.append((k.dead_letter_topic, {"key": key, "value": value, "headers": headers}))
+            key, dl_value, headers = dead_letter
+            sends.append((k.dead_letter_topic, {"key": key, "value": dl_value, "headers": headers}))
             self.metrics.dead_letters.inc()
         futures = [self.producer.send(topic, **kw) for topic, kw in sends]
         self.inflight.append(_Inflight(sends, futures, tp, list(offsets), result, time.perf_counter(),
@@ -495,15 +605,47 @@ class Worker:
     def _queued(self) -> int:
         return self.crops.qsize() + (self._batcher.depth() if self._batcher else 0)
 
-    def _backpressure(self) -> None:
-        queued, high = self._queued(), self.cfg.limits.queued_clips
-        if not self.paused and queued > high:
-            self.consumer.pause(*self.consumer.assignment())
+    def _buffered(self) -> int:
+        """Bytes held in memory for open sessions: chunks not yet demuxed, frames and crops not yet scored."""
+        return self.clip_bytes.value + sum(s.decoder.pending_bytes for s in self.sessions.values() if s.decoder)
+
+    def _reread(self) -> None:
+        """Seek partitions back to their deferred sessions once half of ``limits.open_sessions`` is free."""
+        if len(self.sessions) > self.cfg.limits.open_sessions // 2:
+            return
+        for tp, deferral in self.deferrals.items():
+            if deferral.can_reread() and tp not in self.restoring:
+                start = deferral.reread()
+                self._seek(tp, start)
+                log.info("partition %d: re-reading deferred sessions from offset %d", tp.partition, start,
+                         extra={"worker": self.worker_id, "partition": tp.partition})
+
+    def _seek(self, tp, offset: int) -> None:
+        try:
+            self.consumer.seek(tp, offset)
+        except ValueError:  # revoked meanwhile: its next owner reads it from the committed offset
+            log.info("partition %d no longer assigned; not sought", tp.partition, extra={"worker": self.worker_id})
+
+    def _flow(self) -> None:
+        """Pause partitions being restored, and all of them while more than ``limits.buffered_bytes`` are held.
+
+        Pausing for bytes cannot stall a session: what is buffered drains through decode and the model
+        without new chunks. Room for sessions is never made by pausing (``flow.py`` defers them instead).
+        """
+        high = self.cfg.limits.buffered_bytes
+        buffered = self._buffered()
+        if not self.paused and buffered > high:
             self.paused = True
-            log.info("paused: %d clips queued", queued, extra={"worker": self.worker_id})
-        elif self.paused and queued <= high // 2:
-            self.consumer.resume(*self.consumer.paused())
+            log.info("paused: %d bytes buffered", buffered, extra={"worker": self.worker_id})
+        elif self.paused and buffered <= high // 2:
             self.paused = False
+        assigned = self.consumer.assignment()
+        want = set(assigned) if self.paused else {tp for tp in assigned if tp not in self.answered}
+        paused = self.consumer.paused()
+        if want - paused:
+            self.consumer.pause(*(want - paused))
+        if paused - want:
+            self.consumer.resume(*(paused - want))
 
     def _gauges(self) -> None:
         self.metrics.open_sessions.set(len(self.sessions))

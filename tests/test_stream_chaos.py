@@ -1,0 +1,48 @@
+"""Chaos against the real broker and real worker processes: >= 100 interleaved sessions while a
+worker is SIGKILLed (and replaced), SIGSTOPped past the group's session timeout, or added.
+
+Every session must get exactly one distinct verdict, valid ones `ok`, malformed ones their own
+error (a seq-0 gap stays `missing_chunk`), none refused or lost. Small and fast on purpose: 12-frame
+160-pixel clips, a 64-pixel tiny model, client face boxes (no dlib), 4 sessions open per worker
+at most so that replays after a failover are deferred and re-read, never refused.
+"""
+import pytest
+
+from fasstream.stream.chaos import Fault, make_model, make_sessions, make_videos, run_chaos, video_of
+
+pytest.importorskip("kafka")
+
+FLAGS = {"face_detector": "client", "batch.threads": 1, "crop_threads": 1, "limits.open_sessions": 4,
+         "limits.session_timeout_s": 5, "kafka.session_timeout_ms": 6000}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chaos")
+    return make_model(folder / "tiny64.pt"), make_videos(folder / "videos")
+
+
+def _check(report):
+    print("\n".join(report.events + [report.summary()]))
+    assert not report.crashed, report.crashed
+    assert not report.lost, report.lost
+    assert not report.conflicting, report.conflicting
+    assert not report.refused and not report.wrong, (report.refused, report.wrong)
+    scores = {}  # one video, one score, whichever worker scored it
+    for sid, (status, _, score, _) in report.verdicts.items():
+        if status == "ok":
+            scores.setdefault(video_of(sid), set()).add(score)
+    assert all(len(s) == 1 for s in scores.values()), scores
+
+
+@pytest.mark.parametrize("fault", [Fault("kill", 0.3), Fault("pause", 0.3, 10.0), Fault("add", 0.15)],
+                         ids=["sigkill-and-replace", "sigstop-past-session-timeout", "worker-added"])
+def test_every_session_one_distinct_result(broker, setup, fault, tmp_path):
+    model, videos = setup
+    chunks, expected = make_sessions(videos, 100, chunk_bytes=1500, malformed=6)
+    report = run_chaos(broker, model, chunks, expected, [fault], workers=1 if fault.kind == "add" else 2,
+                       flags=FLAGS, log_dir=tmp_path)
+    _check(report)
+    newcomer = {"kill": "w2", "add": "w1"}.get(fault.kind)
+    if newcomer:  # the replacement or the added worker took partitions over mid-stream
+        assert newcomer in report.held_partitions, report.held_partitions
