@@ -27,7 +27,7 @@ from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_model
 from fasstream.stream.claimcheck import fetch
 from fasstream.stream.config import ServeConfig
-from fasstream.stream.crop import FaceCropper
+from fasstream.stream.crop import CropStage, FaceCropper
 from fasstream.stream.decode import InputError, Limits, SessionDecoder
 from fasstream.stream.ledger import OffsetLedger
 from fasstream.stream.metrics import Metrics, serve_http
@@ -108,13 +108,14 @@ class Worker:
         self.cfg = cfg
         self.worker_id = cfg.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.loaded = loaded or load_model(cfg.model, cfg.batch.device, cfg.batch.precision)
-        self.cropper = cropper or FaceCropper(self.loaded.model.size, self.loaded.crop_scale)
+        self.cropper = cropper or FaceCropper.from_config(cfg.face_detector, str(self.loaded.device),
+                                                          self.loaded.model.size, self.loaded.crop_scale)
+        self.face_stage = CropStage(self.cropper, self._on_crop, cfg.crop_threads, cfg.face_batch)
         lim = cfg.limits
         self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,
                              session_seconds=lim.session_seconds)
         self.metrics = Metrics()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.crops: queue.SimpleQueue = queue.SimpleQueue()
         self.sessions: dict[str, Session] = {}
         self.closed: OrderedDict[str, dict] = OrderedDict()
         self.ledger = OffsetLedger()
@@ -154,8 +155,7 @@ class Worker:
         self.producer = KafkaProducer(bootstrap_servers=k.bootstrap_servers, client_id=self.worker_id, acks="all",
                                       max_request_size=2 * fetch_bytes, **k.client)
         self._max_dead_letter = 2 * fetch_bytes - _HEADROOM
-        for i in range(self.cfg.crop_threads):
-            threading.Thread(target=self._crop_stage, name=f"crop-{i}", daemon=True).start()
+        self.face_stage.start()
         if self.cfg.metrics.port >= 0:
             self.http = serve_http(self.cfg.metrics.host, self.cfg.metrics.port, self.metrics, self.health)
         log.info("worker serving %s -> %s (group %s, model %s, device %s, metrics port %s)", k.input_topic,
@@ -167,14 +167,13 @@ class Worker:
             self._shutdown()
 
     def _warm_up(self) -> None:
-        """Start the batcher, load dlib and run the model once, so that the first session does not pay for them."""
+        """Start the batcher, load the face detector and run the model once, so the first session does not pay for them."""
         b = self.cfg.batch
         if b.threads and self.loaded.device.type == "cpu":
             torch.set_num_threads(b.threads)
         max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 2)
         self._batcher = DynamicBatcher(self.loaded, self._on_batch, max_batch, b.max_delay_ms)
-        if self.cfg.face_detector == "dlib":
-            self.cropper.load()
+        self.cropper.load()
         size = self.loaded.model.size
         self._batcher.predict(np.zeros((1, 4, size, size, 3), np.uint8))
 
@@ -191,8 +190,7 @@ class Worker:
         self.consumer.close()
         self.producer.close(5)
         self._batcher.stop()
-        for _ in range(self.cfg.crop_threads):
-            self.crops.put(None)
+        self.face_stage.stop()
         if self.http:
             self.http.shutdown()
         log.info("worker stopped in %.1f s", time.perf_counter() - tic, extra={"worker": self.worker_id})
@@ -282,15 +280,15 @@ class Worker:
             if s.face_box is None and self.cfg.face_detector == "client":
                 raise InputError("no_face_box", f"session {sid}: this worker uses the clients' face boxes only "
                                                 "(face_detector: client); send the face-box header 'x0,y0,size' "
-                                                "with the first chunk, or use workers with face_detector: dlib")
+                                                "with the first chunk, or use workers with face_detector: mtcnn")
             if len(self.sessions) > self.cfg.limits.open_sessions:
                 raise InputError("capacity", f"session {sid}: this worker already decodes "
                                              f"{self.cfg.limits.open_sessions} sessions (limits.open_sessions); "
                                              "resend later, add workers or raise the limit")
             data = self._chunk_bytes(chunk, len(message.value or b""))
             if s.decoder is None:
-                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self.crops.put(
-                    (s, c)), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
+                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self.face_stage.put(
+                    s, c), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
             elif chunk.container != s.container:
                 raise InputError("bad_header", f"session {sid}: chunk {chunk.seq} says container {chunk.container} "
                                                f"but the session started as {s.container}; keep one container")
@@ -330,25 +328,15 @@ class Worker:
             self.ledger.release(tp, [message.offset])
 
     # ---- stage events ----------------------------------------------------------------------------
-    def _crop_stage(self) -> None:
-        if self.cfg.face_detector == "dlib":
-            self.cropper.load()
-        while (item := self.crops.get()) is not None:
-            s, clip = item
-            if s.closed:
-                continue
-            tic = time.perf_counter()
-            try:
-                crop = self.cropper(clip.frames, s.face_box)
-            except ValueError as err:  # e.g. a degenerate face-box header
-                log.warning("crop failed: %s", err, extra={"session": s.sid})
-                crop = None
-            face = time.perf_counter() - tic
-            if crop is None:
-                self.events.put(("faceless", s, clip.index, face))
-            else:
-                self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
-                                             enqueued=time.perf_counter()))
+    def _on_crop(self, s: Session, clip, crop, face: float, error) -> None:
+        """The face stage's result for one clip (on a stage thread): to the model, or counted faceless."""
+        if error is not None:  # e.g. a degenerate face-box header
+            log.warning("crop failed: %s", error, extra={"session": s.sid})
+        if crop is None:
+            self.events.put(("faceless", s, clip.index, face))
+        else:
+            self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
+                                         enqueued=time.perf_counter()))
 
     def _on_batch(self, items: list[Pending], scores, waits: list[float], seconds: float) -> None:
         self.metrics.stage.labels("model_batch").observe(seconds)
@@ -493,7 +481,7 @@ class Worker:
 
     # ---- flow control and gauges -----------------------------------------------------------------
     def _queued(self) -> int:
-        return self.crops.qsize() + (self._batcher.depth() if self._batcher else 0)
+        return self.face_stage.depth() + (self._batcher.depth() if self._batcher else 0)
 
     def _backpressure(self) -> None:
         queued, high = self._queued(), self.cfg.limits.queued_clips

