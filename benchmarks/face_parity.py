@@ -66,10 +66,9 @@ def recall(tracker, records, frames_of) -> dict:
         row = out.setdefault(rec.species, {"frames": 0, "frames_found": 0, "clips": 0, "clips_found": 0,
                                            "videos": 0, "videos_without_face": 0})
         idx = np.concatenate([s + CLIP_INTERVAL * np.arange(CLIP_LENGTH) for s in clip_starts(len(frames))])
-        keys = [(rec.path, int(i)) for i in idx]
+        keys = [(rec.path, int(i)) for i in idx] if tracker.detector.name == "precomputed" else None
         tic = time.perf_counter()
-        found = [d is not None for d in tracker.detector.detect(list(frames[idx]),
-                                                                keys if tracker.detector.name == "precomputed" else None)]
+        found = [d is not None for d in tracker.detector.detect(list(frames[idx]), keys)]
         seconds += time.perf_counter() - tic
         frames_done += len(idx)
         windows = tracked_windows(frames, tracker, key=rec.path)

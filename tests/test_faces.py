@@ -131,3 +131,13 @@ def test_verify_runs_without_dlib(no_dlib_env, replay, tmp_path):
     (result,) = json.loads((tmp_path / "v.json").read_text())["results"]
     assert result["clips"] == 2 and result["decision"] in ("live", "spoof")
     assert "faces mtcnn" in proc.stdout
+
+
+def test_serve_defaults_to_the_licence_clean_stage_and_the_committed_model():
+    from fasstream.model.checkpoint import DEFAULT_MODEL
+    from fasstream.stream.config import ConfigError, load_config
+
+    cfg = load_config(None, environ={})
+    assert cfg.face_detector == "mtcnn" and cfg.model == str(DEFAULT_MODEL) and DEFAULT_MODEL.is_file()
+    with pytest.raises(ConfigError, match="face_detector='haar'.*mtcnn"):
+        load_config(None, ["face_detector=haar"], environ={})

@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
 log = logging.getLogger(__name__)
 
 JAW, BROWS = slice(0, 17), slice(17, 27)

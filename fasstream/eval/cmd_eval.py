@@ -95,8 +95,8 @@ def _evaluate_fold(args, model_path: str, fold: int | None):
     model, meta = load_checkpoint(model_path, args.device)
     scorer = VideoScorer.from_checkpoint(model, meta, device=args.device)
     cache = _cache(args, meta)
-    print(f"{model_path}: faces from " + (f"the label cache {cache}" if cache else
-                                          "the landmark files, else the default (mtcnn) face stage"))
+    print(f"{model_path}: landmarks from " + (f"the label cache {cache}" if cache else
+                                              "the landmark files, else faces from the mtcnn face stage"))
     dev, test = _records(args, fold, "dev"), _records(args, fold, "test")
     return evaluate(score_split(scorer, dev, "dev", cache), score_split(scorer, test, "test", cache))
 

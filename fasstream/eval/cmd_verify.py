@@ -14,7 +14,6 @@ from fasstream.model.checkpoint import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="+", type=Path, help="video files (any format PyAV reads)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default: %(default)s)")

@@ -111,7 +111,8 @@ class CropCalibration:
         summary = {"frames": len(dets), "ridge": ridge,
                    "centre_error_p50": float(np.median(np.hypot(rel[:, 0], rel[:, 1]))),
                    "centre_error_p95": float(np.percentile(np.hypot(rel[:, 0], rel[:, 1]), 95)),
-                   "extent_error_p50": float(np.median(rel[:, 2])), "extent_error_p95": float(np.percentile(rel[:, 2], 95))}
+                   "extent_error_p50": float(np.median(rel[:, 2])),
+                   "extent_error_p95": float(np.percentile(rel[:, 2], 95))}
         fitted.fit_info = {**info, **summary}
         return fitted
 

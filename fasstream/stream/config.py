@@ -87,7 +87,7 @@ class ServeConfig:
     closed_sessions: int = 10000      # results remembered for redelivered sessions
     crop_threads: int = 1             # face stage threads; a session's clips stay on one thread
     face_batch: int = 8               # clips of different sessions per batched face-detector call
-    face_detector: str = "mtcnn"      # mtcnn | lbp-cascade | dlib (non-commercial model) | client (face-box headers only)
+    face_detector: str = "mtcnn"      # mtcnn | lbp-cascade | dlib (non-commercial) | client (face-box headers only)
 
     def validate(self) -> ServeConfig:
         checks = [

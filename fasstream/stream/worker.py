@@ -167,7 +167,7 @@ class Worker:
             self._shutdown()
 
     def _warm_up(self) -> None:
-        """Start the batcher, load the face detector and run the model once, so the first session does not pay for them."""
+        """Start the batcher, load the face detector and run the model once: the first session does not pay for them."""
         b = self.cfg.batch
         if b.threads and self.loaded.device.type == "cpu":
             torch.set_num_threads(b.threads)
@@ -287,8 +287,9 @@ class Worker:
                                              "resend later, add workers or raise the limit")
             data = self._chunk_bytes(chunk, len(message.value or b""))
             if s.decoder is None:
-                s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self.face_stage.put(
-                    s, c), on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
+                s.decoder = SessionDecoder(sid, chunk.container, self.limits,
+                                           on_clip=lambda c, s=s: self.face_stage.put(s, c),
+                                           on_done=lambda *a, s=s: self.events.put(("decoded", s, *a)))
             elif chunk.container != s.container:
                 raise InputError("bad_header", f"session {sid}: chunk {chunk.seq} says container {chunk.container} "
                                                f"but the session started as {s.container}; keep one container")

@@ -1,4 +1,4 @@
-"""The 68 landmarks of a video's face at chosen frames (for ``magnify``'s skin mask): a ``.npy`` beside the video, or dlib."""
+"""The 68 landmarks of a video's face at chosen frames (``magnify``'s skin mask): its ``.npy``, or dlib (opt-in)."""
 from __future__ import annotations
 
 from pathlib import Path

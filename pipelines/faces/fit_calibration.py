@@ -69,8 +69,9 @@ def main() -> None:
         splits=args.splits, videos=len(records), frames_without_face=missed,
         when=datetime.date.today().isoformat())
     stage["calibration"] = calibration.to_dict()
-    text = json.dumps(stage, indent=1)
-    out.write_text(re.sub(r"\[\s+([-+\d.eE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n")
+    text = json.dumps(stage, indent=1)  # then one line per list of numbers
+    out.write_text(re.sub(r"\[\s+([-+\d.eE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+                   + "\n")
     info = calibration.fit_info
     print(f"{args.detector}: {info['frames']} frames of {len(records)} videos ({missed} frames without a face); "
           f"centre error p50 {100 * info['centre_error_p50']:.1f}% / p95 {100 * info['centre_error_p95']:.1f}%, "
