@@ -92,13 +92,13 @@ def test_tracker_redetects_when_lost_and_keeps_client_boxes(mtcnn, replay):
     tracker = FaceTracker(mtcnn, CropCalibration("box", np.zeros((1, 3))), redetect_every=2)
     track, fixed = tracker.track(), tracker.track(box=(10, 20, 100))
     blank = np.zeros_like(clips[0])
-    plan = [clips[0], clips[1], blank, clips[2], clips[3]]
+    plan = [clips[0], blank, clips[1], clips[2], clips[3]]
     boxes = [tracker.boxes([(track, clip, None), (fixed, clip, None)]) for clip in plan]
-    assert [b[0] is None for b in boxes] == [False, False, True, False, False]
+    assert [b[0] is None for b in boxes] == [False, True, False, False, False]
     assert all(b[1] == (10.0, 20.0, 100.0) for b in boxes)
-    # clip 1 tracked; the blank clip: refine finds nothing (lost), full detection neither (faceless);
-    # clip 2 detected afresh, clip 3 tracked
-    assert track.counts == {"detected": 2, "tracked": 2, "lost": 0, "faceless": 1}
+    # clip 0 detected; the blank clip: O-Net loses the track, the full detector finds nothing (faceless);
+    # clip 1 detected afresh, clip 2 tracked, clip 3 detected again (redetect_every=2)
+    assert track.counts == {"detected": 3, "tracked": 1, "lost": 1, "faceless": 1}
     with pytest.raises(ValueError, match="one clip per track"):
         tracker.boxes([(track, clips[0], None), (track, clips[1], None)])
 
