@@ -1,6 +1,6 @@
 """Fit a face detector's crop calibration on a dataset with exact landmarks and write its stage file.
 
-    python pipelines/faces/fit_calibration.py --data data/synth/dataset.csv               # mtcnn
+    python pipelines/faces/fit_calibration.py --data data/synth/dataset.csv [more.csv ...]   # mtcnn
     python pipelines/faces/fit_calibration.py --data data/synth/dataset.csv --detector lbp-cascade
 
 Every clip of the chosen splits' videos (train and dev by default: keep the test split for
@@ -36,7 +36,8 @@ DEFAULTS = {"mtcnn": {"settings": {"min_face": 0.2, "thresholds": [0.6, 0.7, 0.7
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="dataset.csv whose videos have landmark .npy files")
+    parser.add_argument("--data", type=Path, nargs="+", required=True,
+                        help="dataset.csv files whose videos have landmark .npy files")
     parser.add_argument("--detector", default="mtcnn", choices=sorted(DEFAULTS))
     parser.add_argument("--splits", nargs="+", default=["train", "dev"])
     parser.add_argument("--device", default="auto")
@@ -48,7 +49,8 @@ def main() -> None:
     device = resolve_device(args.device)
     kwargs = {**stage["settings"], **({"device": device} if args.detector == "mtcnn" else {})}
     tracker = FaceTracker(make_detector(args.detector, **kwargs), redetect_every=stage["redetect_every"])
-    records = [r for r in read_layout_csv(args.data) if r.split in args.splits and r.landmarks is not None]
+    records = [r for csv in args.data for r in read_layout_csv(csv)
+               if r.split in args.splits and r.landmarks is not None]
     if not records:
         raise SystemExit(f"fit_calibration: no videos with landmarks in splits {args.splits} of {args.data}")
     dets, marks, missed = [], [], 0
@@ -65,7 +67,7 @@ def main() -> None:
                 elif det is None:
                     missed += 1
     calibration = CropCalibration.fit(
-        dets, marks, "box+points" if tracker.detector.points == 5 else "box", data=str(args.data),
+        dets, marks, "box+points" if tracker.detector.points == 5 else "box", data=[str(d) for d in args.data],
         splits=args.splits, videos=len(records), frames_without_face=missed,
         when=datetime.date.today().isoformat())
     stage["calibration"] = calibration.to_dict()
