@@ -141,3 +141,11 @@ def test_serve_defaults_to_the_licence_clean_stage_and_the_committed_model():
     assert cfg.face_detector == "mtcnn" and cfg.model == str(DEFAULT_MODEL) and DEFAULT_MODEL.is_file()
     with pytest.raises(ConfigError, match="face_detector='haar'.*mtcnn"):
         load_config(None, ["face_detector=haar"], environ={})
+
+
+def test_stored_source_landmarks_are_dlibs():
+    """The generator's stored source-face landmarks are what dlib finds (where dlib is installed)."""
+    pytest.importorskip("dlib")
+    stored = synthetic.faces.source_faces()
+    for name, points in synthetic.faces.measure_source_landmarks().items():
+        np.testing.assert_array_equal(stored[name][1], points)

@@ -203,14 +203,16 @@ class CascadeDetector(FaceDetector):
 class DlibDetector(FaceDetector):
     """dlib's HOG detector and 68-point predictor; ``refine`` runs only the predictor in the prior box.
 
-    Opt-in for labelling research data: the 68-point model excludes commercial use.
+    Opt-in for labelling research data: the 68-point model excludes commercial use. HOG searches a
+    frame of 320 pixels or less once more, upsampled, when it finds nothing (``retry_upsampled``).
     """
 
     name, points = "dlib", 68
 
-    def __init__(self, predictor_path: str | os.PathLike | None = None, upsample: int = 0):
+    def __init__(self, predictor_path: str | os.PathLike | None = None, upsample: int = 0,
+                 retry_upsampled: bool = True):
         self.predictor_path = Path(predictor_path) if predictor_path is not None else None
-        self.upsample = int(upsample)
+        self.upsample, self.retry_upsampled = int(upsample), bool(retry_upsampled)
         self._predictor = None
         self._lock = threading.Lock()
         self._local = threading.local()  # a HOG detector per thread: it keeps scan state; the predictor does not
@@ -239,7 +241,7 @@ class DlibDetector(FaceDetector):
         out = []
         for frame in _check_frames(frames):
             rects = hog(frame, self.upsample)
-            if not rects and min(frame.shape[:2]) <= 320:  # a small frame: search it upsampled once, on a miss
+            if not rects and self.retry_upsampled and min(frame.shape[:2]) <= 320:  # small frame: once more, upsampled
                 rects = hog(frame, self.upsample + 1)
             out.append(self._place(dlib, frame, max(rects, key=lambda r: r.area())) if rects else None)
         return out
