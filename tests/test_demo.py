@@ -9,9 +9,10 @@ pytest.importorskip("kafka")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_scores_every_session_and_stops_cleanly():
+def test_demo_scores_every_session_and_stops_cleanly(no_dlib_env):
+    """With dlib not importable anywhere: the generator, the workers' default face stage (MTCNN) and the demo."""
     proc = subprocess.run([sys.executable, "-m", "fasstream.cli", "demo"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=no_dlib_env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["session", "truth"])

@@ -64,7 +64,7 @@ def test_video_score_is_mean_of_clip_map_means(dataset, tmp_path):
     _, records = dataset
     model = _checkpoint(tmp_path / "m.pt")
     rec = records[0]
-    result = VideoScorer(model, 0.5, 1.3).score_file(rec.path)
+    result = VideoScorer(model, 0.5, 1.3).score_file(rec.path, rec.landmarks)
     frames, _ = read_video(rec.path)
     windows = clip_windows(np.load(rec.landmarks), 1.3)
     clips = torch.from_numpy(np.stack([crop_clip(frames, w, SIZE) for w in windows])).permute(0, 1, 4, 2, 3)
@@ -117,7 +117,8 @@ def test_scores_from_the_label_cache_match_the_landmark_files(dataset, tmp_path,
     assert summary.labelled == [records[0].video_id]
     scorer = VideoScorer(model, 0.5)
     assert scorer.score_file(records[0].path, cached_landmarks(tmp_path / "cache", records[0].video_id)) == \
-        scorer.score_file(records[0].path)
+        scorer.score_file(records[0].path, records[0].landmarks) == \
+        VideoScorer(model, 0.5, faces="precomputed").score_file(records[0].path)  # the .npy beside the video
     with pytest.raises(ValueError, match="expected \\("):
         scorer.score_file(records[0].path, np.zeros((3, 68, 2), np.float32))
     assert main(["eval", "--model", str(tmp_path / "m.pt"), "--data", str(out / "dataset.csv"),

@@ -11,7 +11,8 @@ from fasstream.cli import main as cli_main
 from fasstream.labels import maps
 from fasstream.data.video import write_video
 from fasstream.labels.cache import fill_missing, label_track, load_labels
-from fasstream.labels.landmarks import (
+from fasstream.faces import geometry
+from fasstream.faces.landmarks import (
     FAN_WEIGHTS, S3FD_WEIGHTS, DlibLandmarks, FaceAlignmentLandmarks, PrecomputedLandmarks, make_detector,
 )
 
@@ -34,7 +35,7 @@ def face(request, dlib_detector):
     image = FACES[request.param]()
     points = dlib_detector.detect(image)
     assert points is not None, f"dlib found no face in {request.param}"
-    return image, points, maps.face_crop_box(points)
+    return image, points, geometry.face_crop_box(points)
 
 
 def polygon_area(poly: np.ndarray) -> float:
@@ -146,22 +147,22 @@ def test_face_crop_box_is_a_centred_square(face):
 
 def test_crop_frame_identity_and_padding():
     image = skimage.data.astronaut()
-    np.testing.assert_array_equal(maps.crop_frame(image, (0, 0, 512), out=512), image)
+    np.testing.assert_array_equal(geometry.crop_frame(image, (0, 0, 512), out=512), image)
     grey = np.full((100, 100, 3), 200, np.uint8)
-    zero = maps.crop_frame(grey, (50, 50, 100), out=64)  # the bottom-right quarter, then padding
+    zero = geometry.crop_frame(grey, (50, 50, 100), out=64)  # the bottom-right quarter, then padding
     assert (zero[:31, :31] == 200).all() and not zero[33:].any() and not zero[:, 33:].any()
-    edge = maps.crop_frame(grey, (50, 50, 100), out=64, pad="edge")
+    edge = geometry.crop_frame(grey, (50, 50, 100), out=64, pad="edge")
     assert (edge == 200).all()
     with pytest.raises(ValueError, match="crop_box"):
-        maps.crop_frame(image, (0, 0, -5))
+        geometry.crop_frame(image, (0, 0, -5))
 
 
 def test_crop_frame_and_maps_share_coordinates(face):
     image, points, box = face
-    crop = maps.crop_frame(image, box)
+    crop = geometry.crop_frame(image, box)
     # a landmark lands at the same place in the frame and in the crop
     for k in (30, 36, 45, 8):
-        u, v = np.round(maps.to_crop(points[k], box, 256)).astype(int)
+        u, v = np.round(geometry.to_crop(points[k], box, 256)).astype(int)
         x, y = np.round(points[k]).astype(int)
         assert np.abs(crop[v, u].astype(int) - image[y, x].astype(int)).max() < 40
 
@@ -171,7 +172,7 @@ def test_position_map_is_the_face_contour(face):
     pmap = maps.face_position_map(points, box)
     assert pmap.shape == (32, 32) and pmap.dtype == np.float32
     assert pmap.min() >= 0 and pmap.max() <= 1
-    poly = maps.to_crop(points[maps.CONTOUR], box, 32)
+    poly = geometry.to_crop(points[maps.CONTOUR], box, 32)
     for v in range(32):
         for u in range(32):
             corners = [(u + du, v + dv) for du in (-0.5, 0.5) for dv in (-0.5, 0.5)]
@@ -205,7 +206,7 @@ def test_depth_map_peaks_at_the_nose(face):
     assert depth.shape == (32, 32) and depth.dtype == np.float32
     assert depth.min() >= 0 and depth.max() <= 1 and depth.max() > 0.9
     peak = np.array(np.unravel_index(depth.argmax(), depth.shape)[::-1])
-    assert np.abs(peak - maps.to_crop(points[maps.NOSE_TIP], box, 32)).max() <= 1.5
+    assert np.abs(peak - geometry.to_crop(points[maps.NOSE_TIP], box, 32)).max() <= 1.5
     position = maps.face_position_map(points, box)
     assert not depth[position == 0].any()  # nothing outside the face
     assert depth[position == 1].min() > 0

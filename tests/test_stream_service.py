@@ -59,7 +59,13 @@ def videos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cropper():
-    return FaceCropper()
+    return FaceCropper.from_config("mtcnn", "cpu", 256, 1.3)
+
+
+def _offline_crops(cropper, clips, box=None):
+    """A session's crops as a worker makes them: one track, its clips in order."""
+    track = cropper.track(box)
+    return np.stack([cropper.crops([(track, clip, None)])[0] for clip in clips])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def model(tmp_path_factory, videos, cropper):
     offline = {}
     for name in ("live", "print", "replay", "animated"):
         frames, _ = read_video(videos[name])
-        crops = np.stack([cropper(clip) for clip in sample_clips(frames)])
+        crops = _offline_crops(cropper, sample_clips(frames))
         offline[name] = float(batcher.predict(crops).mean())
     ordered = sorted(offline.values())
     gap = max(range(len(ordered) - 1), key=lambda i: ordered[i + 1] - ordered[i])
@@ -319,24 +325,20 @@ def test_http_claim_checks_are_fetched_only_under_the_allow_list(broker, videos,
     assert sorted(asked) == ["/allowed/jump", "/allowed/missing.ts", "/allowed/print.ts"]  # nothing outside
 
 
-class _NoDlib(FaceCropper):
-    def load(self):
-        raise AssertionError("a worker with face_detector: client loaded dlib")
-
-
 def test_client_face_boxes_only(broker, videos, model, cropper):
-    """face_detector: client never loads dlib: a session is scored on the box it sends, and one that
+    """face_detector: client loads no detector: a session is scored on the box it sends, and one that
     sends none gets the no_face_box error and a dead letter."""
     model_path, _ = model
     topics = _topics("boxes")
     frames, _ = read_video(videos["print"])
     clips = sample_clips(frames)
-    box = tuple(float(v) for v in cropper.box(clips[0]))  # the module's cropper: crop_scale 1.3, as the model
+    box = tuple(float(v) for v in cropper.tracker.boxes([(cropper.track(), clips[0], None)])[0])  # crop_scale 1.3
     batcher = DynamicBatcher(load_model(model_path, "cpu"), lambda *a: None)
     batcher.stop()
-    offline = float(batcher.predict(np.stack([cropper(clip, box) for clip in clips])).mean())
+    offline = float(batcher.predict(_offline_crops(cropper, clips, box)).mean())
     stream = split(remux(videos["print"], "mpegts"), 3000)
-    with running_worker(broker, model_path, _NoDlib(), {**topics, "face_detector": "client"}):
+    with running_worker(broker, model_path, None, {**topics, "face_detector": "client"}) as worker:
+        assert worker.cropper.tracker is None
         producer = _producer(broker)
         _send(producer, topics["kafka.input_topic"], list(session_chunks("boxed", stream, "mpegts", box)))
         _send(producer, topics["kafka.input_topic"], list(session_chunks("unboxed", stream, "mpegts")))

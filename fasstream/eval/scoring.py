@@ -1,10 +1,12 @@
 """Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
 
 Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
-(paper §IV.A); ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal probe.
-Landmarks are given (an array, e.g. from the label cache, or a ``.npy`` file), else come from a
-``.npy`` file (N, 68, 2) beside the video when there is one (the synthetic generator writes them),
-else from a landmark detector (dlib by default).
+(paper §IV.A); ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal
+probe. Faces come from exact landmarks when they are given (an array, e.g. from the label
+cache, or a ``.npy`` file): the training crop. Otherwise the scorer's face tracker
+(``fasstream.faces``, the licence-clean MTCNN stage by default) places every clip's box, calibrated
+to that crop, exactly as a streaming worker does; ``faces="precomputed"`` reads the ``.npy`` (N, 68, 2)
+beside each video instead (the synthetic generator writes them).
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fasstream.data.faceclips import clip_windows, crop_clip
+from fasstream.data.faceclips import clip_windows, crop_clip, tracked_windows
 from fasstream.data.video import read_video
+from fasstream.faces.stage import DEFAULT_DETECTOR, load_tracker
+from fasstream.faces.tracking import FaceTracker
 from fasstream.model import score
 from fasstream.model.eulernet import EulerNet
 
@@ -45,40 +49,44 @@ class VideoScore:
 
 
 class VideoScorer:
-    """Scores video files with ``model`` (eval mode) at ``threshold``; crops as in training (``crop_scale``)."""
+    """Scores video files with ``model`` (eval mode) at ``threshold``; crops as in training (``crop_scale``).
 
-    def __init__(self, model: EulerNet, threshold: float, crop_scale: float = 1.3, detector=None,
-                 batch_size: int = 16, device: str | torch.device = "cpu"):
+    ``faces`` is a face detector's name (see ``fasstream.faces.detectors``) or a ready FaceTracker;
+    it is built on first use, on the scorer's device.
+    """
+
+    def __init__(self, model: EulerNet, threshold: float, crop_scale: float = 1.3,
+                 faces: str | FaceTracker = DEFAULT_DETECTOR, batch_size: int = 16,
+                 device: str | torch.device = "cpu"):
         self.model, self.threshold, self.crop_scale = model, float(threshold), crop_scale
-        self.detector, self.batch_size, self.device = detector, batch_size, torch.device(device)
+        self.faces, self.batch_size, self.device = faces, batch_size, torch.device(device)
+
+    def tracker(self) -> FaceTracker:
+        """The face tracker, built from ``faces`` on first use."""
+        if not isinstance(self.faces, FaceTracker):
+            self.faces = load_tracker(self.faces, str(self.device), self.crop_scale)
+        return self.faces
 
     @classmethod
     def from_checkpoint(cls, model: EulerNet, meta: dict, **kwargs) -> "VideoScorer":
         """A scorer with the threshold and crop scale stored in a checkpoint (see load_checkpoint)."""
         return cls(model, meta["threshold"], meta["config"].get("crop_scale", 1.3), **kwargs)
 
-    def landmarks(self, frames: np.ndarray, path: Path, landmarks: Path | np.ndarray | None = None) -> np.ndarray:
-        """(N, 68, 2) landmarks: ``landmarks`` (an array or a .npy file), else ``path``'s .npy, else the detector."""
-        if isinstance(landmarks, np.ndarray):
-            points, source = landmarks, "given as an array"
-        else:
-            source = landmarks or path.with_suffix(".npy")
-            points = np.load(source) if source.is_file() else None
-        if points is not None:
-            if points.shape != (len(frames), 68, 2):
-                raise ValueError(f"landmarks ({source}) have shape {points.shape}; expected ({len(frames)}, 68, 2) "
-                                 f"for {path}. Fix: regenerate them for this video (or relabel it).")
-            return points
-        if self.detector is None:
-            from fasstream.labels.landmarks import DlibLandmarks
-            self.detector = DlibLandmarks()
-        return self.detector.track(frames)
+    def windows(self, frames: np.ndarray, path: Path, landmarks: Path | np.ndarray | None = None) -> list:
+        """The video's face clips: from ``landmarks`` (an array or a .npy file) when given, else the tracker."""
+        if landmarks is None:
+            return tracked_windows(frames, self.tracker(), key=path)
+        source = "given as an array" if isinstance(landmarks, np.ndarray) else landmarks
+        points = landmarks if isinstance(landmarks, np.ndarray) else np.load(landmarks)
+        if points.shape != (len(frames), 68, 2):
+            raise ValueError(f"landmarks ({source}) have shape {points.shape}; expected ({len(frames)}, 68, 2) "
+                             f"for {path}. Fix: regenerate them for this video (or relabel it).")
+        return clip_windows(points, self.crop_scale)
 
     @torch.no_grad()
-    def clip_scores(self, frames: np.ndarray, points: np.ndarray, still: bool = False) -> np.ndarray:
+    def clip_scores(self, frames: np.ndarray, windows: list, still: bool = False) -> np.ndarray:
         """Scores of the video's face clips (``still``: frozen, see :func:`freeze_clips`);
-        raises ValueError if it is too short or shows no face."""
-        windows = clip_windows(points, self.crop_scale)
+        raises ValueError if it shows no face."""
         if not windows:
             raise ValueError("no face found in any clip of 4 frames. Fix: check the video shows one face.")
         clips = np.stack([crop_clip(frames, w, self.model.size) for w in windows])
@@ -93,11 +101,11 @@ class VideoScorer:
 
     def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None,
                    still: bool = False) -> VideoScore:
-        """Score one video file (landmarks as in :meth:`landmarks`; ``still``: every clip frozen).
+        """Score one video file (faces as in :meth:`windows`; ``still``: every clip frozen).
 
         Raises VideoError (unreadable) or ValueError (too short, no face, landmarks of another length)."""
         path = Path(path)
         frames, _ = read_video(path)
-        scores = self.clip_scores(frames, self.landmarks(frames, path, landmarks), still)
+        scores = self.clip_scores(frames, self.windows(frames, path, landmarks), still)
         value = float(scores.mean())
         return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))

@@ -26,8 +26,9 @@ import numpy as np
 
 from ..data.records import VideoRecord, read_layout_csv
 from ..data.video import read_video
-from .landmarks import LandmarkDetector, PrecomputedLandmarks, make_detector
-from .maps import LABELS, face_crop_box
+from ..faces.geometry import face_crop_box
+from ..faces.landmarks import LandmarkDetector, PrecomputedLandmarks, make_detector
+from .maps import LABELS
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from ..faces.landmarks import DETECTORS
 from .cache import label_records
-from .landmarks import DETECTORS
 from .maps import LABELS
 
 

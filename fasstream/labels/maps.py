@@ -1,12 +1,7 @@
-"""Supervision maps for one frame, built from its 68 landmarks, and the face crop they align with.
+"""Supervision maps for one frame, built from its 68 landmarks in the face crop box.
 
-Coordinates
-    Landmarks are (x, y) in pixel-centre coordinates of the frame (pixel (i, j) is centred on
-    x=i, y=j). A crop box is a square ``(x0, y0, size)`` in frame pixels: its left/top edge lies
-    on the pixel-edge line ``x0 - 0.5`` / ``y0 - 0.5`` and it spans ``size`` pixels, so the box
-    ``(0, 0, W)`` of a W x W frame is the frame itself. :func:`crop_frame` samples that box into
-    the 256 x 256 model input and every map samples the same box at ``size`` x ``size`` (32), so a
-    map cell covers exactly 8 x 8 pixels of the crop.
+Coordinates and crop boxes are those of ``fasstream.faces.geometry``: every map samples the
+frame's crop box at ``size`` x ``size`` (32), so a map cell covers 8 x 8 pixels of a 256 crop.
 
 Maps (``(size, size) float32`` in [0, 1]; all zero for a spoof)
     position
@@ -38,69 +33,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from fasstream.faces.geometry import check_box, check_landmarks, check_size, to_crop
+
 SUPERSAMPLE = 8  # sub-pixels per map cell along each axis
 CONTOUR = np.r_[np.arange(0, 17), np.arange(26, 16, -1)]  # jaw 0..16, then brows 26..17
 NOSE_TIP = 30
-
-Box = tuple[float, float, float]
-
-
-def _check_landmarks(landmarks) -> np.ndarray:
-    pts = np.asarray(landmarks, dtype=np.float64)
-    if pts.shape != (68, 2) or not np.isfinite(pts).all():
-        raise ValueError(f"landmarks must be a finite (68, 2) array of (x, y) pixels, got shape {pts.shape}; "
-                         "pass the 68 iBUG points of one face")
-    return pts
-
-
-def _check_box(box) -> Box:
-    b = np.asarray(box, dtype=np.float64).ravel()
-    if b.shape != (3,) or not np.isfinite(b).all() or b[2] <= 0:
-        raise ValueError(f"crop_box must be (x0, y0, size) with size > 0, got {box!r}; use face_crop_box(landmarks)")
-    return float(b[0]), float(b[1]), float(b[2])
-
-
-def _check_size(size: int) -> int:
-    if int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-    return int(size)
-
-
-def to_crop(points, crop_box, out: int) -> np.ndarray:
-    """Map frame points (..., 2) into pixel-centre coordinates of the box sampled at ``out`` x ``out``."""
-    x0, y0, side = _check_box(crop_box)
-    scale = out / side
-    return (np.asarray(points, dtype=np.float64) - (x0 - 0.5, y0 - 0.5)) * scale - 0.5
-
-
-def face_crop_box(landmarks, scale: float = 1.3) -> Box:
-    """Square box centred on the landmarks' bounding box, ``scale`` times its longer side."""
-    pts = _check_landmarks(landmarks)
-    if scale <= 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
-    lo, hi = pts.min(0), pts.max(0)
-    side = scale * max(float((hi - lo).max()), 1.0)
-    cx, cy = (lo + hi) / 2
-    return float(cx - side / 2), float(cy - side / 2), float(side)
-
-
-def crop_frame(frame: np.ndarray, box, out: int = 256, pad: str = "zero") -> np.ndarray:
-    """Resample the square ``box`` of an RGB frame to ``(out, out, 3)`` uint8 (bilinear).
-
-    Parts of the box outside the frame are filled with zeros (``pad="zero"``) or the nearest
-    edge pixel (``pad="edge"``).
-    """
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
-    borders = {"zero": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE}
-    if pad not in borders:
-        raise ValueError(f"pad must be one of {sorted(borders)}, got {pad!r}")
-    out = _check_size(out)
-    x0, y0, side = _check_box(box)
-    s = out / side
-    # forward map frame -> crop, the same affine as to_crop()
-    m = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
-    return cv2.warpAffine(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=borders[pad], borderValue=0)
 
 
 def _area_downsample(hi: np.ndarray, size: int) -> np.ndarray:
@@ -124,12 +61,12 @@ def _rasterise(poly: np.ndarray, n: int) -> np.ndarray:
 
 def _contour_polygon(landmarks, crop_box, size: int) -> np.ndarray:
     """Face contour in pixel-centre coordinates of the supersampled grid."""
-    return to_crop(_check_landmarks(landmarks)[CONTOUR], crop_box, size * SUPERSAMPLE)
+    return to_crop(check_landmarks(landmarks)[CONTOUR], crop_box, size * SUPERSAMPLE)
 
 
 def face_position_map(landmarks, crop_box, size: int = 32, live: bool = True) -> np.ndarray:
     """The paper's face position map: the jaw+brow polygon is 1 for a live face; all 0 for a spoof."""
-    size = _check_size(size)
+    size = check_size(size)
     poly = _contour_polygon(landmarks, crop_box, size)
     if not live:
         return np.zeros((size, size), np.float32)
@@ -138,9 +75,9 @@ def face_position_map(landmarks, crop_box, size: int = 32, live: bool = True) ->
 
 def binary_mask(landmarks, crop_box, size: int = 32, live: bool = True) -> np.ndarray:
     """DeepPixBiS-style binary mask: the whole face crop is 1 for a live face, 0 for a spoof."""
-    size = _check_size(size)
-    _check_landmarks(landmarks)
-    _check_box(crop_box)
+    size = check_size(size)
+    check_landmarks(landmarks)
+    check_box(crop_box)
     return np.full((size, size), 1.0 if live else 0.0, np.float32)
 
 
@@ -163,12 +100,12 @@ def _fan_centre(poly: np.ndarray, nose: np.ndarray) -> np.ndarray:
 
 def depth_map(landmarks, crop_box, size: int = 32, live: bool = True) -> np.ndarray:
     """Pseudo-depth of a generic face template fitted to the landmarks (see the module docstring)."""
-    size = _check_size(size)
+    size = check_size(size)
     poly = _contour_polygon(landmarks, crop_box, size)
     if not live:
         return np.zeros((size, size), np.float32)
     n = size * SUPERSAMPLE
-    centre = _fan_centre(poly, to_crop(_check_landmarks(landmarks)[NOSE_TIP], crop_box, n))
+    centre = _fan_centre(poly, to_crop(check_landmarks(landmarks)[NOSE_TIP], crop_box, n))
     hi = np.zeros((n, n), np.float64)
     for a, b in zip(poly, np.roll(poly, -1, axis=0)):
         tri = np.stack([centre, a, b])

@@ -9,7 +9,9 @@ import torch
 
 from fasstream.model.eulernet import EulerNet
 
-__all__ = ["CheckpointError", "export_checkpoint", "load_checkpoint"]
+__all__ = ["CheckpointError", "DEFAULT_MODEL", "export_checkpoint", "load_checkpoint"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pipelines" / "models" / "tiny.pt"  # verify, demo, serve
 
 REQUIRED = ("model", "config", "threshold")
 SERVING_KEYS = ("model", "config", "threshold", "metrics", "version", "epoch")

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pipelines" / "models" / "tiny.pt"
+from fasstream.model.checkpoint import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 

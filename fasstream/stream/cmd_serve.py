@@ -1,4 +1,4 @@
-"""``fasstream serve --bootstrap-servers HOST:PORT --model CKPT``: one streaming verification worker."""
+"""``fasstream serve --bootstrap-servers HOST:PORT [--model CKPT]``: one streaming verification worker."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="worker YAML (default pipelines/serve/worker.yaml)")
     parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers, host:port[,host:port]")
-    parser.add_argument("--model", help="training checkpoint (.pt)")
+    parser.add_argument("--model", help="training checkpoint (.pt); default: the config's model, else the committed "
+                                         "pipelines/models/tiny.pt (as verify and demo)")
     parser.add_argument("--group-id", help="consumer group shared by all workers")
     parser.add_argument("--metrics-port", type=int, help="/metrics and /healthz port (0: any free, -1: off)")
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",

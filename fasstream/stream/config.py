@@ -19,7 +19,7 @@ from fasstream.stream import protocol
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "pipelines" / "serve" / "worker.yaml"
 ENV_PREFIX = "FASSTREAM_SERVE__"
-FACE_DETECTORS = ("dlib", "client")
+FACE_DETECTORS = ("mtcnn", "lbp-cascade", "dlib", "client")
 
 
 class ConfigError(ValueError):
@@ -84,18 +84,20 @@ class ServeConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     claim_check: ClaimCheckConfig = field(default_factory=ClaimCheckConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    crop_threads: int = 2             # face detection threads (dlib releases the GIL while it searches)
-    face_detector: str = "dlib"       # dlib | client: use only the face box each session's chunks carry
+    crop_threads: int = 1             # face stage threads; a session's clips stay on one thread
+    face_batch: int = 8               # clips of different sessions per batched face-detector call
+    face_detector: str = "mtcnn"      # mtcnn | lbp-cascade | dlib (non-commercial) | client (face-box headers only)
 
     def validate(self) -> ServeConfig:
         checks = [
-            (bool(self.model), "model", "pass --model CHECKPOINT.pt"),
             (self.batch.max_batch >= 0, "batch.max_batch", "use 1 or more, or 0 for the device's default"),
             (self.batch.precision in ("auto", "fp32", "bf16"), "batch.precision", "use auto, fp32 or bf16"),
             (self.batch.threads >= 0, "batch.threads", "use 1 or more, or 0 for torch's default"),
             (self.batch.max_delay_ms >= 0, "batch.max_delay_ms", "use 0 or more"),
             (self.crop_threads >= 1, "crop_threads", "use 1 or more"),
-            (self.face_detector in FACE_DETECTORS, "face_detector", "use dlib, or client (face boxes sent by clients)"),
+            (self.face_batch >= 1, "face_batch", "use 1 or more"),
+            (self.face_detector in FACE_DETECTORS, "face_detector",
+             "use mtcnn (the licence-clean default), lbp-cascade, dlib, or client (face boxes sent by clients)"),
             (self.limits.open_sessions >= 1, "limits.open_sessions", "use 1 or more"),
             (self.limits.buffered_bytes >= 1, "limits.buffered_bytes", "use 1 or more"),
             (self.limits.chunk_bytes >= 1, "limits.chunk_bytes", "use 1 or more"),
@@ -174,4 +176,8 @@ def load_config(path=None, overrides: list[str] = (), flags: dict | None = None,
     for key, value in (flags or {}).items():
         if value is not None:
             _set(cfg, key, value, f"flag {key}")
+    if not cfg.model:
+        from fasstream.model.checkpoint import DEFAULT_MODEL
+
+        cfg.model = str(DEFAULT_MODEL)
     return cfg.validate()

@@ -31,7 +31,7 @@ from fasstream.stream import protocol
 from fasstream.stream.batcher import DynamicBatcher, LoadedModel, Pending, load_model
 from fasstream.stream.claimcheck import fetch
 from fasstream.stream.config import ConfigError, ServeConfig
-from fasstream.stream.crop import FaceCropper
+from fasstream.stream.crop import CropStage, FaceCropper
 from fasstream.stream.decode import InputError, Limits, SessionDecoder
 from fasstream.stream.flow import ByteCount, Deferral
 from fasstream.stream.ledger import OffsetLedger
@@ -115,13 +115,14 @@ class Worker:
         self.cfg = cfg
         self.worker_id = cfg.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.loaded = loaded or load_model(cfg.model, cfg.batch.device, cfg.batch.precision)
-        self.cropper = cropper or FaceCropper(self.loaded.model.size, self.loaded.crop_scale)
+        self.cropper = cropper or FaceCropper.from_config(cfg.face_detector, str(self.loaded.device),
+                                                          self.loaded.model.size, self.loaded.crop_scale)
+        self.face_stage = CropStage(self.cropper, self._on_crop, cfg.crop_threads, cfg.face_batch)
         lim = cfg.limits
         self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,
                              session_seconds=lim.session_seconds)
         self.metrics = Metrics()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.crops: queue.SimpleQueue = queue.SimpleQueue()
         self.sessions: dict[str, Session] = {}
         self.answered: dict = {}  # TopicPartition -> session id -> Answer, for restored partitions only
         self.restoring: dict = {}  # TopicPartition -> Future of its restore
@@ -171,8 +172,7 @@ class Worker:
         self.producer = KafkaProducer(bootstrap_servers=k.bootstrap_servers, client_id=self.worker_id, acks="all",
                                       max_request_size=2 * fetch_bytes, **k.client)
         self._max_dead_letter = 2 * fetch_bytes - _HEADROOM
-        for i in range(self.cfg.crop_threads):
-            threading.Thread(target=self._crop_stage, name=f"crop-{i}", daemon=True).start()
+        self.face_stage.start()
         if self.cfg.metrics.port >= 0:
             self.http = serve_http(self.cfg.metrics.host, self.cfg.metrics.port, self.metrics, self.health)
         log.info("worker serving %s -> %s (group %s, model %s, device %s, metrics port %s)", k.input_topic,
@@ -184,14 +184,13 @@ class Worker:
             self._shutdown()
 
     def _warm_up(self) -> None:
-        """Start the batcher, load dlib and run the model once, so that the first session does not pay for them."""
+        """Start the batcher, load the face detector and run the model once: the first session does not pay for them."""
         b = self.cfg.batch
         if b.threads and self.loaded.device.type == "cpu":
             torch.set_num_threads(b.threads)
         max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 2)
         self._batcher = DynamicBatcher(self.loaded, self._on_batch, max_batch, b.max_delay_ms)
-        if self.cfg.face_detector == "dlib":
-            self.cropper.load()
+        self.cropper.load()
         size = self.loaded.model.size
         self._batcher.predict(np.zeros((1, 4, size, size, 3), np.uint8))
 
@@ -209,8 +208,7 @@ class Worker:
         self.producer.close(5)
         self._restorer.shutdown(wait=False, cancel_futures=True)
         self._batcher.stop()
-        for _ in range(self.cfg.crop_threads):
-            self.crops.put(None)
+        self.face_stage.stop()
         if self.http:
             self.http.shutdown()
         log.info("worker stopped in %.1f s", time.perf_counter() - tic, extra={"worker": self.worker_id})
@@ -364,7 +362,7 @@ class Worker:
             if s.face_box is None and self.cfg.face_detector == "client":
                 raise InputError("no_face_box", f"session {sid}: this worker uses the clients' face boxes only "
                                                 "(face_detector: client); send the face-box header 'x0,y0,size' "
-                                                "with the first chunk, or use workers with face_detector: dlib")
+                                                "with the first chunk, or use workers with face_detector: mtcnn")
             data = self._chunk_bytes(chunk, len(message.value or b""))
             if s.decoder is None:
                 s.decoder = SessionDecoder(sid, chunk.container, self.limits, on_clip=lambda c, s=s: self._on_clip(
@@ -427,30 +425,22 @@ class Worker:
 
     def _on_clip(self, s: Session, clip) -> None:
         self.clip_bytes.add(clip.frames.nbytes)
-        self.crops.put((s, clip))
+        self.face_stage.put(s, clip)
 
     # ---- stage events ----------------------------------------------------------------------------
-    def _crop_stage(self) -> None:
-        if self.cfg.face_detector == "dlib":
-            self.cropper.load()
-        while (item := self.crops.get()) is not None:
-            s, clip = item
-            self.clip_bytes.add(-clip.frames.nbytes)
-            if s.closed:
-                continue
-            tic = time.perf_counter()
-            try:
-                crop = self.cropper(clip.frames, s.face_box)
-            except ValueError as err:  # e.g. a degenerate face-box header
-                log.warning("crop failed: %s", err, extra={"session": s.sid})
-                crop = None
-            face = time.perf_counter() - tic
-            if crop is None:
-                self.events.put(("faceless", s, clip.index, face))
-            else:
-                self.clip_bytes.add(crop.nbytes)
-                self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
-                                             enqueued=time.perf_counter()))
+    def _on_crop(self, s: Session, clip, crop, face: float, error) -> None:
+        """The face stage's result for one clip (on a stage thread): to the model, or counted faceless."""
+        self.clip_bytes.add(-clip.frames.nbytes)
+        if s.closed:
+            return
+        if error is not None:  # e.g. a degenerate face-box header
+            log.warning("crop failed: %s", error, extra={"session": s.sid})
+        if crop is None:
+            self.events.put(("faceless", s, clip.index, face))
+        else:
+            self.clip_bytes.add(crop.nbytes)
+            self._batcher.submit(Pending(owner=(s, face), clip_index=clip.index, crop=crop,
+                                         enqueued=time.perf_counter()))
 
     def _on_batch(self, items: list[Pending], scores, waits: list[float], seconds: float) -> None:
         self.metrics.stage.labels("model_batch").observe(seconds)
@@ -603,7 +593,7 @@ class Worker:
 
     # ---- flow control and gauges -----------------------------------------------------------------
     def _queued(self) -> int:
-        return self.crops.qsize() + (self._batcher.depth() if self._batcher else 0)
+        return self.face_stage.depth() + (self._batcher.depth() if self._batcher else 0)
 
     def _buffered(self) -> int:
         """Bytes held in memory for open sessions: chunks not yet demuxed, frames and crops not yet scored."""

@@ -17,12 +17,13 @@ import torch
 from tqdm import tqdm
 
 from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, read_video
-from fasstream.labels.maps import crop_frame, face_crop_box
+from fasstream.data.faceclips import crop_clip, tracked_windows
+from fasstream.faces.detectors import DETECTORS
+from fasstream.faces.stage import DEFAULT_DETECTOR, load_tracker
+from fasstream.faces.tracking import FaceTracker
 from fasstream.model.checkpoint import load_checkpoint
 
 from . import figures
-from .faces import face_landmarks
-
 from .gradcam import LAYERS, Explanation, explain_clip
 
 CLIP_FRAMES = CLIP_INTERVAL * np.arange(CLIP_LENGTH)  # raw frames 0, 3, 6, 9 of the first clip
@@ -32,25 +33,29 @@ _CONFIG_KEYS = ("width", "fcam", "pyramid", "size", "label", "crop_scale")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fasstream explain``."""
-    parser.add_argument("videos", nargs="+", type=Path, help="face videos (landmarks: VIDEO.npy beside it, else dlib)")
+    parser.add_argument("videos", nargs="+", type=Path, help="face videos")
     parser.add_argument("--model", action="append", required=True, type=Path, dest="models", metavar="CKPT",
                         help="checkpoint from `fasstream train`; repeat for several (e.g. one per supervision)")
     parser.add_argument("--names", nargs="+", help="titles of the videos (default: the file names)")
     parser.add_argument("--out", type=Path, default=Path("out/explain"), help="output folder (default out/explain)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--face-detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                        help="face stage (default %(default)s; precomputed: the VIDEO.npy landmarks beside it)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def first_clip(video: Path, size: int, crop_scale: float) -> tuple[np.ndarray, tuple]:
-    """The first clip of ``video`` face-cropped to ``(4, size, size, 3)`` uint8, and its crop box."""
+def first_clip(video: Path, size: int, tracker: FaceTracker) -> tuple[np.ndarray, tuple]:
+    """The first clip of ``video`` face-cropped to ``(4, size, size, 3)`` uint8 by ``tracker``, and its crop box."""
     need = int(CLIP_FRAMES[-1]) + 1
     frames, _ = read_video(video, max_frames=need)
     if len(frames) < need:
         raise ValueError(f"{video} has {len(frames)} frames; a clip of {CLIP_LENGTH} frames at interval "
                          f"{CLIP_INTERVAL} needs at least {need}: use a longer video")
-    points = face_landmarks(video, frames, CLIP_FRAMES)
-    box = face_crop_box(points.mean(0), crop_scale)
-    return np.stack([crop_frame(frames[i], box, size) for i in CLIP_FRAMES]), box
+    windows = tracked_windows(frames, tracker, key=video, max_clips=1)
+    if not windows:
+        raise ValueError(f"no face found in the first clip of {video} ({tracker.detector.name} face detector); use a "
+                         "video with a visible, roughly frontal face")
+    return crop_clip(frames, windows[0], size), windows[0].box
 
 
 def model_name(path: Path, config: dict) -> str:
@@ -125,7 +130,7 @@ def supervision_figure(rows: list[dict], videos: list[Path], models: list[Path],
 
 
 def explain_videos(videos: list[Path], models: list[Path], out: Path, device: str = "cpu",
-                   names: list[str] | None = None, progress: bool = True) -> list[Path]:
+                   names: list[str] | None = None, progress: bool = True, faces: str = DEFAULT_DETECTOR) -> list[Path]:
     """Explain every video with every model; writes gradcam.png (and supervision.png for several models) with JSON."""
     names = names or [Path(v).stem for v in videos]
     if len(names) != len(videos):
@@ -139,7 +144,7 @@ def explain_videos(videos: list[Path], models: list[Path], out: Path, device: st
         config = ckpt["config"]
         key = (video, model.size, config.get("crop_scale", 1.3))
         if key not in clips:
-            clips[key] = first_clip(video, *key[1:])
+            clips[key] = first_clip(video, model.size, load_tracker(faces, device, key[2]))
         clip, box = clips[key]
         tensor = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div(255)
         rows.append({"video": video, "name": name, "model": models[m], "explanation": explain_clip(model, tensor),
@@ -155,4 +160,5 @@ def explain_videos(videos: list[Path], models: list[Path], out: Path, device: st
 def run(args: argparse.Namespace) -> int:
     """Explain the videos; returns 2 with a message on stderr when an input is unusable."""
     return figures.print_outputs("explain", lambda: explain_videos(
-        args.videos, args.models, args.out, args.device, args.names, progress=not args.no_progress))
+        args.videos, args.models, args.out, args.device, args.names, progress=not args.no_progress,
+        faces=args.face_detector))

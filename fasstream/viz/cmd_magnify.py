@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fasstream.data.video import read_video, write_video
-from fasstream.labels.maps import crop_frame, face_crop_box
+from fasstream.faces.geometry import crop_frame, face_crop_box
 
 from . import figures
 from .evm import MODES, Settings, magnify

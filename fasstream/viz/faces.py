@@ -1,11 +1,11 @@
-"""The face in a video file: its landmarks at chosen frames, from a ``.npy`` beside the video or from dlib."""
+"""The 68 landmarks of a video's face at chosen frames (``magnify``'s skin mask): its ``.npy``, or dlib (opt-in)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from fasstream.labels.landmarks import DlibLandmarks, PrecomputedLandmarks
+from fasstream.faces.landmarks import DlibLandmarks, PrecomputedLandmarks
 
 
 class NoFaceError(ValueError):

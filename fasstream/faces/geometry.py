@@ -1,0 +1,82 @@
+"""Crop geometry shared by training, evaluation and serving: the square face box and its resampling.
+
+Coordinates
+    Points are (x, y) in pixel-centre coordinates of the frame (pixel (i, j) is centred on
+    x=i, y=j). A crop box is a square ``(x0, y0, size)`` in frame pixels: its left/top edge lies
+    on the pixel-edge line ``x0 - 0.5`` / ``y0 - 0.5`` and it spans ``size`` pixels, so the box
+    ``(0, 0, W)`` of a W x W frame is the frame itself. :func:`crop_frame` samples that box into
+    the model input (256 x 256) and the label maps sample the same box at 32 x 32, so a map cell
+    covers exactly 8 x 8 pixels of the crop.
+
+The training crop is :func:`face_crop_box` of a clip's mean 68 landmarks; detectors that give
+no 68 points reach the same box through a fitted calibration (``fasstream.faces.calibration``).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["Box", "check_box", "check_landmarks", "check_size", "crop_frame", "face_crop_box", "to_crop"]
+
+Box = tuple[float, float, float]
+
+
+def check_landmarks(landmarks) -> np.ndarray:
+    """``landmarks`` as a finite (68, 2) float64 array; ValueError otherwise."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape != (68, 2) or not np.isfinite(pts).all():
+        raise ValueError(f"landmarks must be a finite (68, 2) array of (x, y) pixels, got shape {pts.shape}; "
+                         "pass the 68 iBUG points of one face")
+    return pts
+
+
+def check_box(box) -> Box:
+    """``box`` as a float ``(x0, y0, size)`` with size > 0; ValueError otherwise."""
+    b = np.asarray(box, dtype=np.float64).ravel()
+    if b.shape != (3,) or not np.isfinite(b).all() or b[2] <= 0:
+        raise ValueError(f"crop_box must be (x0, y0, size) with size > 0, got {box!r}; use face_crop_box(landmarks)")
+    return float(b[0]), float(b[1]), float(b[2])
+
+
+def check_size(size: int) -> int:
+    """``size`` as a positive int; ValueError otherwise."""
+    if int(size) != size or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    return int(size)
+
+
+def to_crop(points, crop_box, out: int) -> np.ndarray:
+    """Map frame points (..., 2) into pixel-centre coordinates of the box sampled at ``out`` x ``out``."""
+    x0, y0, side = check_box(crop_box)
+    scale = out / side
+    return (np.asarray(points, dtype=np.float64) - (x0 - 0.5, y0 - 0.5)) * scale - 0.5
+
+
+def face_crop_box(landmarks, scale: float = 1.3) -> Box:
+    """Square box centred on the landmarks' bounding box, ``scale`` times its longer side."""
+    pts = check_landmarks(landmarks)
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    lo, hi = pts.min(0), pts.max(0)
+    side = scale * max(float((hi - lo).max()), 1.0)
+    cx, cy = (lo + hi) / 2
+    return float(cx - side / 2), float(cy - side / 2), float(side)
+
+
+def crop_frame(frame: np.ndarray, box, out: int = 256, pad: str = "zero") -> np.ndarray:
+    """Resample the square ``box`` of an RGB frame to ``(out, out, 3)`` uint8 (bilinear).
+
+    Parts of the box outside the frame are filled with zeros (``pad="zero"``) or the nearest
+    edge pixel (``pad="edge"``).
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
+    borders = {"zero": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE}
+    if pad not in borders:
+        raise ValueError(f"pad must be one of {sorted(borders)}, got {pad!r}")
+    out = check_size(out)
+    x0, y0, side = check_box(box)
+    s = out / side
+    # forward map frame -> crop, the same affine as to_crop()
+    m = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
+    return cv2.warpAffine(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=borders[pad], borderValue=0)

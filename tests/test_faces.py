@@ -1,0 +1,151 @@
+"""Tests of fasstream.faces: detectors, calibration to the training crop, tracking, the stage files, no dlib."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+
+from fasstream.data import synthetic
+from fasstream.data.video import sample_clips, write_video
+from fasstream.faces.calibration import CropCalibration, landmark_box
+from fasstream.faces.detectors import Detection, make_detector
+from fasstream.faces.geometry import face_crop_box
+from fasstream.faces.stage import load_tracker, stage_file
+from fasstream.faces.tracking import FaceTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mtcnn():
+    return make_detector("mtcnn")
+
+
+@pytest.fixture(scope="module")
+def replay():
+    """A synthetic screen replay (moire) with its exact landmarks: frames (N, 320, 320, 3), landmarks (N, 68, 2)."""
+    identity = synthetic.make_identity(sorted(synthetic.faces.source_faces())[0], 5)
+    frames, marks, fps = synthetic.render_video(identity, "replay", np.random.SeedSequence(5))
+    return frames[:40], marks[:40], fps
+
+
+def test_mtcnn_finds_the_astronaut_with_five_points_and_batches(mtcnn):
+    image = skimage.data.astronaut()
+    (det,) = mtcnn.detect([image])
+    x0, y0, x1, y1 = det.box
+    assert det.score > 0.99 and 150 < x0 < x1 < 300 and 40 < y0 < y1 < 200
+    assert det.points.shape == (5, 2) and ((det.points > (x0, y0)) & (det.points < (x1, y1))).all()
+    left_eye, right_eye, nose = det.points[:3]
+    assert left_eye[0] < nose[0] < right_eye[0]  # image left to right
+    flipped = np.ascontiguousarray(image[:, ::-1])
+    batch = mtcnn.detect([image, np.zeros_like(image), flipped])  # one batched call, one face each or none
+    assert batch[1] is None and np.allclose(batch[0].box, det.box, atol=1e-2)
+    assert batch[2].box[0] == pytest.approx(511 - det.box[2], abs=3)
+    (again,) = mtcnn.refine([image], [det])  # O-Net alone re-places the face from its box
+    assert np.abs(np.subtract(again.box, det.box)).max() < 0.05 * (x1 - x0)
+    assert mtcnn.refine([np.zeros_like(image)], [det]) == [None]  # the face is gone: track lost
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        mtcnn.detect([image[..., 0]])
+
+
+def test_calibration_recovers_a_known_map_and_round_trips():
+    rng = np.random.default_rng(0)
+    dets, marks = [], []
+    base = synthetic.faces.source_faces()["astronaut"][1]
+    for _ in range(60):  # landmark sets moved and scaled; the "detector" sees a box 20% larger, shifted up
+        pts = (base - base.mean(0)) * rng.uniform(0.5, 1.5) + rng.uniform(100, 300, 2)
+        cx, cy, ext = landmark_box(pts)
+        side = 1.2 * ext
+        box = (cx - side / 2, cy - 0.1 * ext - side / 2, cx + side / 2, cy - 0.1 * ext + side / 2)
+        dets.append(Detection(box, 1.0))
+        marks.append(pts)
+    cal = CropCalibration.fit(dets, marks, "box")
+    assert cal.fit_info["centre_error_p95"] < 1e-6 and cal.fit_info["extent_error_p95"] < 1e-6
+    again = CropCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_allclose(again.clip_box(dets[:1], 1.3), face_crop_box(marks[0], 1.3), atol=1e-3)
+    assert again.clip_box([None, None]) is None
+    with pytest.raises(ValueError, match="coef of shape"):
+        CropCalibration("box+points", np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="5 points"):
+        CropCalibration("box+points", np.zeros((11, 3))).frame_boxes(dets[:1])
+
+
+def test_committed_mtcnn_stage_crops_like_training(replay):
+    """The committed calibration puts each clip's box on the training crop of its exact landmarks."""
+    frames, marks, _ = replay
+    tracker = load_tracker("mtcnn", "cpu", 1.3)
+    assert json.loads(stage_file("mtcnn").read_text())["calibration"]["features"] == "box+points"
+    track = tracker.track()
+    for clip, points in zip(sample_clips(frames), sample_clips(marks)):
+        want = np.array(face_crop_box(points.mean(0), 1.3))
+        got = np.array(tracker.boxes([(track, clip, None)])[0])
+        assert np.abs(got - want).max() < 0.06 * want[2], (got, want)
+    assert track.counts["detected"] == 1 and track.counts["tracked"] == 3 and track.counts["faceless"] == 0
+
+
+def test_tracker_redetects_when_lost_and_keeps_client_boxes(mtcnn, replay):
+    frames, _, _ = replay
+    clips = sample_clips(frames)
+    tracker = FaceTracker(mtcnn, CropCalibration("box", np.zeros((1, 3))), redetect_every=2)
+    track, fixed = tracker.track(), tracker.track(box=(10, 20, 100))
+    blank = np.zeros_like(clips[0])
+    plan = [clips[0], blank, clips[1], clips[2], clips[3]]
+    boxes = [tracker.boxes([(track, clip, None), (fixed, clip, None)]) for clip in plan]
+    assert [b[0] is None for b in boxes] == [False, True, False, False, False]
+    assert all(b[1] == (10.0, 20.0, 100.0) for b in boxes)
+    # clip 0 detected; the blank clip: O-Net loses the track, the full detector finds nothing (faceless);
+    # clip 1 detected afresh, clip 2 tracked, clip 3 detected again (redetect_every=2)
+    assert track.counts == {"detected": 3, "tracked": 1, "lost": 1, "faceless": 1}
+    with pytest.raises(ValueError, match="one clip per track"):
+        tracker.boxes([(track, clips[0], None), (track, clips[1], None)])
+
+
+def test_stage_files_and_backends_fail_clearly(tmp_path):
+    with pytest.raises(ValueError, match="mtcnn, lbp-cascade, dlib, precomputed"):
+        load_tracker("haar")
+    with pytest.raises(FileNotFoundError, match="fit_calibration.py --detector lbp-cascade"):
+        load_tracker("lbp-cascade", stage=tmp_path / "none.json")
+    with pytest.raises(ValueError, match="pass keys"):
+        make_detector("precomputed").detect([np.zeros((8, 8, 3), np.uint8)])
+    with pytest.raises(ValueError, match="need a fitted calibration"):
+        FaceTracker(make_detector("lbp-cascade")).boxes([])
+    bad = tmp_path / "mtcnn.json"
+    bad.write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_tracker("mtcnn", stage=bad)
+
+
+def test_verify_runs_without_dlib(no_dlib_env, replay, tmp_path):
+    """verify's default face stage needs no dlib (blocked here in the subprocess)."""
+    frames, _, fps = replay
+    video = write_video(tmp_path / "replay.mp4", frames[:20], fps)  # no landmark .npy beside it
+    proc = subprocess.run([sys.executable, "-c", "import dlib"], env=no_dlib_env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "blocked by the test" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "fasstream.cli", "verify", str(video), "--json",
+                           str(tmp_path / "v.json")], cwd=ROOT, env=no_dlib_env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (result,) = json.loads((tmp_path / "v.json").read_text())["results"]
+    assert result["clips"] == 2 and result["decision"] in ("live", "spoof")
+    assert "faces mtcnn" in proc.stdout
+
+
+def test_serve_defaults_to_the_licence_clean_stage_and_the_committed_model():
+    from fasstream.model.checkpoint import DEFAULT_MODEL
+    from fasstream.stream.config import ConfigError, load_config
+
+    cfg = load_config(None, environ={})
+    assert cfg.face_detector == "mtcnn" and cfg.model == str(DEFAULT_MODEL) and DEFAULT_MODEL.is_file()
+    with pytest.raises(ConfigError, match="face_detector='haar'.*mtcnn"):
+        load_config(None, ["face_detector=haar"], environ={})
+
+
+def test_stored_source_landmarks_are_dlibs():
+    """The generator's stored source-face landmarks are what dlib finds (where dlib is installed)."""
+    pytest.importorskip("dlib")
+    stored = synthetic.faces.source_faces()
+    for name, points in synthetic.faces.measure_source_landmarks().items():
+        np.testing.assert_array_equal(stored[name][1], points)
