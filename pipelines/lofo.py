@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from fasstream.cli import main as fasstream
-from fasstream.data.families import attack_families
+from fasstream.data.lofo import attack_families
 from fasstream.train.config import TrainConfig, load_config
 from fasstream.train.dataset import split_records
 

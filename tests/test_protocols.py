@@ -14,7 +14,7 @@ import torch
 
 from fasstream.cli import main
 from fasstream.data.faceclips import clip_windows, crop_clip
-from fasstream.data.families import attack_families, check_families, lofo_fold, without_families
+from fasstream.data.lofo import attack_families, check_families, lofo_fold, without_families
 from fasstream.data.records import VideoRecord, read_layout_csv, write_layout_csv
 from fasstream.data.video import read_video, write_video
 from fasstream.eval.metrics import ScoreSet, eer_threshold, still_probe
@@ -143,7 +143,7 @@ def _checkpoint(path: Path, seed: int, exclude=(), threshold: float = 0.5) -> Pa
 
 
 def _scores(scorer: VideoScorer, records, still: bool = False) -> np.ndarray:
-    return np.array([scorer.score_file(r.path, still=still).score for r in records])
+    return np.array([scorer.score_file(r.path, r.landmarks, still=still).score for r in records])
 
 
 # --- fasstream eval --leave-out -------------------------------------------------------------------
@@ -249,13 +249,15 @@ def test_still_scores_of_fixed_models(mini):
     clips = clips.astype(np.float64) / 255  # (clips, 4, S, S, 3)
     expected = np.abs(np.diff(clips, axis=1)).mean(axis=(2, 3, 4)).sum(axis=1) / 4  # per clip
     motion = VideoScorer(MotionOnly(), threshold=0.01)
-    moving, still = motion.score_file(rec.path), motion.score_file(rec.path, still=True)
+    moving, still = motion.score_file(rec.path, rec.landmarks), motion.score_file(rec.path, rec.landmarks, still=True)
     np.testing.assert_allclose(moving.clip_scores, expected, rtol=1e-5)
     assert moving.score > 0.05 and moving.live
     assert still.clip_scores == (0.0,) * len(expected) and still.score == 0.0 and not still.live
     blind = VideoScorer(FirstFrameOnly(), threshold=0.5)  # a model that ignores time: the still scores the same
-    assert blind.score_file(rec.path, still=True).clip_scores == pytest.approx(blind.score_file(rec.path).clip_scores)
-    np.testing.assert_allclose(blind.score_file(rec.path).clip_scores, clips[:, 0].mean(axis=(1, 2, 3)), rtol=1e-5)
+    assert blind.score_file(rec.path, rec.landmarks, still=True).clip_scores == pytest.approx(
+        blind.score_file(rec.path, rec.landmarks).clip_scores)
+    np.testing.assert_allclose(blind.score_file(rec.path, rec.landmarks).clip_scores, clips[:, 0].mean(axis=(1, 2, 3)),
+                               rtol=1e-5)
 
 
 def test_still_probe_numbers_by_hand():
@@ -296,12 +298,13 @@ def test_verify_probe_still_prints_both_decisions(mini, tmp_path, capsys):
     _, records = mini
     model = _checkpoint(tmp_path / "m.pt", 3, threshold=0.0)  # every score >= 0: live, frozen or not
     paths = [str(r.path) for r in records[:2]]
-    assert main(["verify", *paths, "--model", str(model), "--probe-still", "--json", str(tmp_path / "v.json")]) == 0
+    assert main(["verify", *paths, "--model", str(model), "--probe-still", "--face-detector", "precomputed",
+                 "--json", str(tmp_path / "v.json")]) == 0
     printed = capsys.readouterr().out
     assert "still decision" in printed and "still probe: 2 of 2 frozen videos accepted as live" in printed
     scorer = VideoScorer(load_checkpoint(model)[0], 0.0)
     for result, rec in zip(json.loads((tmp_path / "v.json").read_text())["results"], records[:2]):
-        assert result["still_score"] == pytest.approx(scorer.score_file(rec.path, still=True).score)
+        assert result["still_score"] == pytest.approx(scorer.score_file(rec.path, rec.landmarks, still=True).score)
         assert result["still_decision"] == result["decision"] == "live"
         assert f"{result['score']:7.4f} {'live':>9s}" in printed and f"{result['still_score']:7.4f}" in printed
 

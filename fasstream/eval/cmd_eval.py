@@ -3,7 +3,7 @@
 The threshold is chosen on dev at the EER and applied unchanged to test. OULU-NPU protocols 3
 and 4 with ``--fold all`` evaluate the six folds, each with its own checkpoint (``--model`` with a
 ``{fold}`` placeholder), and report mean ± std over the folds. ``--leave-out`` runs the
-leave-one-family-out protocol (``fasstream.data.families``): one fold per held-out attack family,
+leave-one-family-out protocol (``fasstream.data.lofo``): one fold per held-out attack family,
 each with its own checkpoint (``{family}`` placeholder), per-family APCER and mean ± std. Every
 evaluation also runs the still probe (each live test video scored with its clips frozen, still
 APCER at the dev threshold) unless ``--no-still-probe``. Landmarks come from the label cache
@@ -151,7 +151,7 @@ def _trained_without(meta: dict, family: str, model_path: str) -> None:
 
 def _held_out_folds(args) -> list:
     """Evaluate every fold of --leave-out, each with its own checkpoint; checks everything before scoring."""
-    from fasstream.data.families import attack_families, check_families, lofo_fold
+    from fasstream.data.lofo import attack_families, check_families, lofo_fold
     from fasstream.eval.metrics import HeldOutFold
     from fasstream.model.checkpoint import load_checkpoint
 

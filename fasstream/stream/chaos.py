@@ -88,7 +88,7 @@ def make_videos(folder: Path, identities: int = 2, size: int = 160, frames: int 
     landmarks of the first clip), so that workers can run with ``face_detector: client``."""
     from fasstream.data import synthetic
     from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, write_video
-    from fasstream.labels.maps import face_crop_box
+    from fasstream.faces.geometry import face_crop_box
 
     folder.mkdir(parents=True, exist_ok=True)
     sources = sorted(synthetic.faces.source_faces())

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from fasstream.data.families import attack_families, check_families, without_families
+from fasstream.data.lofo import attack_families, check_families, without_families
 from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
 from fasstream.data.faceclips import clip_windows, crop_clip
