@@ -125,7 +125,7 @@ def supervision_figure(rows: list[dict], videos: list[Path], models: list[Path],
                             f"{supervision}\nheat map" if first else "")
         numbers.append({"video": str(row["video"]), "name": row["name"], "id": v + 1, "model": str(row["model"]),
                         "supervision": row["label"], "score": ex.score, "predicted_map": figures.rounded(pred, 3)})
-    fig.suptitle("Predicted maps (mean of the clip's 4 frames) by supervision", fontsize=9)
+    fig.suptitle("Predicted maps (mean of the clip's mapped frames) by supervision", fontsize=9)
     return figures.save(fig, png, {"rows": numbers})
 
 
