@@ -94,10 +94,12 @@ def score_split(scorer, records, split: str, cache: Path | None = None, still: b
     for rec in tqdm(records, desc=f"scoring {split}" + (" (live also frozen)" if still else ""), unit="video"):
         try:
             landmarks = cached_landmarks(cache, rec.video_id) if cache else rec.landmarks
-            value = scorer.score_file(rec.path, landmarks).score
             if still and rec.live:
-                frozen.append((rec.video_id, scorer.score_file(rec.path, landmarks, still=True).score))
-            scores.append(value)
+                moving, held = scorer.score_file_and_still(rec.path, landmarks)
+                frozen.append((rec.video_id, held.score))
+            else:
+                moving = scorer.score_file(rec.path, landmarks)
+            scores.append(moving.score)
             kept.append(rec)
         except (VideoError, ValueError, OSError) as err:
             skipped.append(rec.video_id)

@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     results, failed, stills_accepted = [], 0, 0
     for path in args.videos:
         try:
-            res = scorer.score_file(path)
-            still = scorer.score_file(path, still=True) if args.probe_still else None
+            res, still = scorer.score_file_and_still(path) if args.probe_still else (scorer.score_file(path), None)
         except (VideoError, ValueError, OSError, ImportError) as err:
             failed += 1
             log.warning("skipped %s: %s", path, err)

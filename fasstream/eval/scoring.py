@@ -99,13 +99,26 @@ class VideoScorer:
             out.append(score(self.model(batch)).float().cpu())
         return torch.cat(out).numpy()
 
+    def _faces(self, path: str | Path, landmarks) -> tuple[np.ndarray, list]:
+        path = Path(path)
+        frames, _ = read_video(path)
+        return frames, self.windows(frames, path, landmarks)
+
+    def _video_score(self, scores: np.ndarray) -> VideoScore:
+        value = float(scores.mean())
+        return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))
+
     def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None,
                    still: bool = False) -> VideoScore:
         """Score one video file (faces as in :meth:`windows`; ``still``: every clip frozen).
 
         Raises VideoError (unreadable) or ValueError (too short, no face, landmarks of another length)."""
-        path = Path(path)
-        frames, _ = read_video(path)
-        scores = self.clip_scores(frames, self.windows(frames, path, landmarks), still)
-        value = float(scores.mean())
-        return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))
+        frames, windows = self._faces(path, landmarks)
+        return self._video_score(self.clip_scores(frames, windows, still))
+
+    def score_file_and_still(self, path: str | Path,
+                             landmarks: Path | np.ndarray | None = None) -> tuple[VideoScore, VideoScore]:
+        """:meth:`score_file` of the video as it is and frozen, from one decode and one face pass."""
+        frames, windows = self._faces(path, landmarks)
+        return (self._video_score(self.clip_scores(frames, windows)),
+                self._video_score(self.clip_scores(frames, windows, still=True)))
