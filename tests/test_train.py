@@ -19,6 +19,7 @@ from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
 from fasstream.train.loop import train
 from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
+from fasstream.train.capture import degrade_clip, h264_roundtrip
 from fasstream.train.temporal import freeze_clip, rigid_clip
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines" / "train"
@@ -127,6 +128,7 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["lr=-1"], r"lr=-1\.0 is invalid"),
     ("data: {path: x.csv}\n", ["model.fcam=maybe"], r"model\.fcam must be true or false"),
     ("data: {path: x.csv}\n", ["model.size=30"], r"model\.size=30.*multiple of 8"),
+    ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
     ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
     ("epochs: 3\n", [], r"data\.path=''.*Fix: set data\.path"),
     ("data: {path: x.csv}\n", ["epochs"], r"--set 'epochs' is not key=value"),
@@ -239,6 +241,37 @@ def test_temporal_augmentation_relabels_live_clips(video_set):
     assert not is_live and maps.max() == 0 and torch.allclose(clip[1], clip[0], atol=0.05)
     attack = next(i for i, r in enumerate(aug.live) if not r)
     assert torch.equal(aug[attack][0], ClipDataset(records, size=SIZE)[attack][0])  # attacks are left alone
+
+
+def test_h264_roundtrip_copies_static_blocks_at_high_crf():
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(20, 230, 64, dtype=np.float32)[None, :, None], (64, 1, 3))
+    clip = np.stack([ramp + rng.normal(0, 2, ramp.shape) for _ in range(4)]).clip(0, 255).astype(np.uint8)
+    frame_change = lambda c: np.abs(np.diff(c.astype(int), axis=0)).mean()
+    soft, hard = h264_roundtrip(clip, 18), h264_roundtrip(clip, 40)
+    assert soft.shape == hard.shape == clip.shape and soft.dtype == np.uint8
+    assert np.abs(hard.astype(int) - ramp).mean() < 6  # the picture survives
+    assert frame_change(hard) < 0.2 * frame_change(clip) < frame_change(soft) + 0.2 * frame_change(clip)
+    with pytest.raises(ValueError, match="even"):
+        h264_roundtrip(clip[:, :63], 30)
+
+
+def test_capture_degradation_keeps_shape_range_and_labels(video_set):
+    torch.manual_seed(3)
+    clip = torch.rand(4, 3, 32, 32) * 0.8 + 0.1
+    outs = [degrade_clip(clip) for _ in range(12)]
+    assert all(o.shape == clip.shape and 0 <= o.min() and o.max() <= 1 for o in outs)
+    assert sum(not torch.allclose(o, clip, atol=1e-3) for o in outs) >= 10  # 1 in 8 draws skips every step
+    torch.manual_seed(5)
+    again = degrade_clip(clip)
+    torch.manual_seed(5)
+    assert torch.equal(again, degrade_clip(clip))  # seeded: a run can be repeated
+    records = video_set[1]
+    plain = ClipDataset(records, size=SIZE)
+    aug = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, capture=1.0)
+    for i in range(len(aug)):
+        _, maps, live, _ = aug[i]
+        assert live == plain.live[i] and torch.equal(maps, plain[i][1])  # every class alike, labels untouched
 
 
 def test_balanced_sampler_draws_both_classes_equally():

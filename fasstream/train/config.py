@@ -52,6 +52,7 @@ class DataConfig:
     balance: bool = False        # draw live and attack train clips equally often (with replacement)
     still: float = 0.0           # share of live train clips turned into held-frame hard negatives
     rigid: float = 0.0           # share of live train clips turned into planar-motion hard negatives
+    capture: float = 0.0         # share of train clips (every class) given a random capture (train/capture.py)
     workers: int = 0             # DataLoader worker processes
     exclude_families: list[str] = field(default_factory=list)  # attack families dropped from train and dev (LOFO)
 
@@ -105,6 +106,7 @@ class TrainConfig:
         need(self.data.crop_scale > 0, "data.crop_scale", self.data.crop_scale, "use a positive number")
         need(self.data.clips_per_video >= 0, "data.clips_per_video", self.data.clips_per_video, "use 0 or more")
         need(0 <= self.data.jitter < 1, "data.jitter", self.data.jitter, "use a number in [0, 1)")
+        need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
         need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
              "data.still + data.rigid", (self.data.still, self.data.rigid),
              "use shares of the live clips in [0, 1] that add up to at most 1")

@@ -21,6 +21,7 @@ from fasstream.data.faceclips import clip_windows, crop_clip
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
+from fasstream.train.capture import degrade_clip
 from fasstream.train.config import TrainConfig
 from fasstream.train.temporal import freeze_clip, rigid_clip
 
@@ -46,7 +47,8 @@ class ClipDataset(Dataset):
     ``clips_per_video`` > 0 keeps that many evenly spaced clips of each video. ``augment`` turns
     on a random horizontal flip (of clip and maps together, when ``flip``) and ``colour_jitter``,
     and turns a live clip into a temporal hard negative (``fasstream.train.temporal``) with
-    probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live.
+    probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live;
+    then any clip, with probability ``capture``, goes through a random capture (``degrade_clip``).
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
     """
@@ -54,14 +56,14 @@ class ClipDataset(Dataset):
     def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
-                 rigid: float = 0.0):
+                 rigid: float = 0.0, capture: float = 0.0):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
             raise ValueError(f"size={size} must be a positive multiple of 8 (maps are size/8)")
         self.label, self.size, self.crop_scale = label, size, crop_scale
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
-        self.still, self.rigid = still, rigid
+        self.still, self.rigid, self.capture = still, rigid, capture
         self.cache = cache
         frames, maps = [], []
         self.video_ids: list[str] = []
@@ -130,6 +132,8 @@ class ClipDataset(Dataset):
                 if draw < self.still + self.rigid:
                     clip = freeze_clip(clip) if draw < self.still else rigid_clip(clip)
                     maps, live = torch.zeros_like(maps), False
+            if self.capture and torch.rand(()) < self.capture:
+                clip = degrade_clip(clip)
         return clip, maps, live, i
 
 
@@ -163,5 +167,5 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
-                        **common)
+                        capture=cfg.data.capture, **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)
