@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from fasstream.cli import main as cli_main
 from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
 from fasstream.data.synth.families import FAMILIES, SPECIES, resolve
@@ -106,6 +107,21 @@ def test_synthetic_is_deterministic_and_families_are_independent(synthetic, tmp_
     assert {r.species for r in some} == {"live", "rigid"} and len(some) == 4
     for rec in some:
         assert rec.path.read_bytes() == by_id[rec.video_id].path.read_bytes()
+
+
+def test_cli_renders_only_the_chosen_splits_and_the_same_videos(synthetic, tmp_path, capsys):
+    _, records = synthetic
+    out = tmp_path / "test-only"
+    assert cli_main(["synth", "--out", str(out), "--identities", "2", "--seed", "3", "--families", "still-print",
+                     "--splits", "test", "--workers", "1"]) == 0
+    some = read_layout_csv(out / "dataset.csv")
+    by_id = {r.video_id: r for r in records}
+    assert {r.split for r in some} == {"test"} and {r.species for r in some} == {"live", "still"}
+    assert len(some) == LIVE_SHARE + 1
+    for rec in some:
+        assert rec.path.read_bytes() == by_id[rec.video_id].path.read_bytes()
+    with pytest.raises(ValueError, match="unknown split.*'tset'"):
+        generate_dataset(tmp_path / "x", n_identities=2, splits=("tset",))
 
 
 def test_unknown_family_is_named(synthetic, tmp_path, identity):

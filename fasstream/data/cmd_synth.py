@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "print-flat print-curved replay-lcd replay-phone animated-warp animated-puppet "
                              "still-print still-pause rigid-plane rigid-layers")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
+    parser.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), default=None,
+                        help="render only the identities of these splits (default: all); an identity's split "
+                             "and videos do not depend on it, so e.g. `--identities 60 --seed 7 --splits test` "
+                             "makes a larger test set of unseen identities")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: CPU count); the data does not depend on it")
 
@@ -34,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         records = generate_dataset(args.out, n_identities=args.identities, videos_per_family=args.videos_per_family,
-                                   seed=args.seed, workers=args.workers, families=args.families)
+                                   seed=args.seed, workers=args.workers, families=args.families,
+                                   splits=args.splits)
     except ValueError as err:  # an unknown family, or counts below one: the message names the input
         print(f"fasstream synth: {err}", file=sys.stderr)
         return 2

@@ -106,6 +106,9 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
                          f"n_identities={n_identities}, videos_per_family={videos_per_family}")
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be a positive number (or 0/None for the CPU count), got {workers}")
+    unknown = sorted(set(splits or ()) - {"train", "dev", "test"})
+    if unknown:
+        raise ValueError(f"unknown split(s) {', '.join(map(repr, unknown))}: use train, dev or test")
     live_videos = LIVE_SHARE * videos_per_family if live_videos is None else live_videos
     chosen = list(FAMILIES) if families is None else [resolve(f) for f in families]
     if "live" not in chosen and live_videos:
