@@ -61,21 +61,26 @@ from fasstream.stream.chunker import remux, split
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants, from /proc."""
-    tick, total, parents = os.sysconf("SC_CLK_TCK"), 0.0, {}
+def _process_table() -> dict[int, tuple[int, float]]:
+    """{pid: (parent pid, CPU seconds used so far, user + system)} of every process, from /proc."""
+    tick, table = os.sysconf("SC_CLK_TCK"), {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # exited meanwhile
                 continue
-            parents[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    todo = [pid]
+            table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def _tree_cpu_seconds(table: dict[int, tuple[int, float]], pid: int) -> float:
+    """CPU seconds of process ``pid`` and its live descendants in ``table``."""
+    total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()
-        total += parents.get(p, (0, 0.0))[1]
-        todo += [c for c, (ppid, _) in parents.items() if ppid == p]
+        total += table.get(p, (0, 0.0))[1]
+        todo += [c for c, (ppid, _) in table.items() if ppid == p]
     return total
 
 
@@ -86,7 +91,8 @@ class CpuMeter:
         self.trees = trees
 
     def _now(self) -> dict[str, float]:
-        return {**{name: sum(_cpu_seconds(p) for p in pids) for name, pids in self.trees.items()},
+        table = _process_table()  # one scan of /proc a snapshot, whatever the number of trees
+        return {**{name: sum(_tree_cpu_seconds(table, p) for p in pids) for name, pids in self.trees.items()},
                 "client": time.process_time()}
 
     def start(self) -> None:
