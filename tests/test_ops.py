@@ -21,6 +21,9 @@ cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CU
 TOL = {torch.float64: (1e-9, 1e-10), torch.float32: (2e-4, 2e-5), torch.bfloat16: (2e-2, 2e-2),
        torch.float16: (4e-3, 4e-3)}
 
+SEEDS = st.integers(0, 2**32 - 1)
+"""Seeds of the tensors a hypothesis example draws: part of the example, so a failure replays."""
+
 
 @st.composite
 def filters(draw, rows: int = 1):
@@ -48,14 +51,19 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtyp
     torch.testing.assert_close(actual.double(), expected.double(), rtol=rtol, atol=atol * scale, msg=lambda m: f"{what}: {m}")
 
 
-def gate_case(device, dtype, B, T, C, H, W, per_channel, coeffs):
-    feat = torch.randn(B, T, C, H, W, device=device, dtype=torch.float64).to(dtype)
-    logits = (2 * torch.randn(B, T, C if per_channel else 1, H, W, device=device, dtype=torch.float64)).to(dtype)
+def randn(gen: torch.Generator, *shape, device="cpu") -> torch.Tensor:
+    """float64 normal samples from ``gen`` (seeded from a hypothesis draw, so a failure replays), on ``device``."""
+    return torch.randn(*shape, generator=gen, dtype=torch.float64).to(device)
+
+
+def gate_case(gen, device, dtype, B, T, C, H, W, per_channel, coeffs):
+    feat = randn(gen, B, T, C, H, W, device=device).to(dtype)
+    logits = (2 * randn(gen, B, T, C if per_channel else 1, H, W, device=device)).to(dtype)
     coeffs = (coeffs if per_channel else coeffs[0]).to(device)
     return feat, logits, coeffs
 
 
-def check_gate_against_reference(feat, logits, coeffs):
+def check_gate_against_reference(gen, feat, logits, coeffs):
     """Forward and every gradient of the op against the float64 reference on the same (rounded) inputs."""
     dtype = feat.dtype
     leaves = [t.detach().requires_grad_() for t in (feat, logits, coeffs)]  # keeps storage offsets
@@ -64,7 +72,7 @@ def check_gate_against_reference(feat, logits, coeffs):
     refs = [t.detach().double().requires_grad_() for t in (feat, logits, coeffs)]
     expected = reference.diirf_gate(*refs)
     assert_close(out, expected, dtype, "out")
-    grad_out = torch.randn_like(expected).to(dtype)
+    grad_out = randn(gen, *expected.shape, device=expected.device).to(dtype)
     got = torch.autograd.grad(out, leaves, grad_out)
     want = torch.autograd.grad(expected, refs, grad_out.double())
     for name, g, w, leaf in zip(("grad_feat", "grad_logits", "grad_coeffs"), got, want, leaves):
@@ -79,7 +87,8 @@ def check_gate_against_reference(feat, logits, coeffs):
        dtype=st.sampled_from([torch.float32, torch.float64, torch.bfloat16, torch.float16]))
 def test_gate_matches_reference(device, data, B, T, C, H, W, per_channel, dtype):
     coeffs = data.draw(filters(C))
-    check_gate_against_reference(*gate_case(device, dtype, B, T, C, H, W, per_channel, coeffs))
+    gen = torch.Generator().manual_seed(data.draw(SEEDS))
+    check_gate_against_reference(gen, *gate_case(gen, device, dtype, B, T, C, H, W, per_channel, coeffs))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -89,13 +98,14 @@ def test_gate_matches_reference(device, data, B, T, C, H, W, per_channel, dtype)
 def test_filter_matches_reference(device, data, B, T, C, HW, per_channel, dtype):
     coeffs = data.draw(filters(C)).to(device)
     coeffs = coeffs if per_channel else coeffs[0]
-    x = torch.randn(B, T, C, 1, HW, device=device, dtype=torch.float64).to(dtype).requires_grad_()
+    gen = torch.Generator().manual_seed(data.draw(SEEDS))
+    x = randn(gen, B, T, C, 1, HW, device=device).to(dtype).requires_grad_()
     c = coeffs.clone().requires_grad_()
     y = diirf(x, c)
     xr, cr = x.detach().double().requires_grad_(), coeffs.clone().requires_grad_()
     expected = reference.diirf(xr, cr)
     assert_close(y, expected, dtype, "y")
-    grad_y = torch.randn_like(expected)
+    grad_y = randn(gen, *expected.shape, device=device)
     gx, gc = torch.autograd.grad(y, (x, c), grad_y.to(dtype))
     wx, wc = torch.autograd.grad(expected, (xr, cr), grad_y)
     assert_close(gx, wx, dtype, "grad_x")
@@ -107,7 +117,8 @@ def test_filter_matches_reference(device, data, B, T, C, HW, per_channel, dtype)
 def test_many_pixel_blocks(device, per_channel):
     """More pixels than one CPU task or CUDA block holds, with a partial last block."""
     coeffs = torch.tensor([[0.7, -0.2, 0.4, -1.2, 0.5], [0.3, 0.3, 0.3, 0.5, 0.2]], dtype=torch.float64)
-    check_gate_against_reference(*gate_case(device, torch.float64, 2, 3, 2, 67, 71, per_channel, coeffs))
+    gen = torch.Generator().manual_seed(0)
+    check_gate_against_reference(gen, *gate_case(gen, device, torch.float64, 2, 3, 2, 67, 71, per_channel, coeffs))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -119,11 +130,12 @@ def test_gate_wide_channels_and_vector_layouts(device, data, B, T, C, H, W, misa
     """Many channels per logit pixel (several CUDA channel blocks, a partial last slice), rows that
     allow 16-byte vectors or not, and inputs that start off a 16-byte boundary."""
     coeffs = data.draw(filters(1))
-    feat, logits, coeffs = gate_case(device, dtype, B, T, C, H, W, False, coeffs)
+    gen = torch.Generator().manual_seed(data.draw(SEEDS))
+    feat, logits, coeffs = gate_case(gen, device, dtype, B, T, C, H, W, False, coeffs)
     if misaligned:  # the same values one element into a larger buffer
         feat = torch.cat([feat.new_zeros(1), feat.flatten()])[1:].view(feat.shape)
         logits = torch.cat([logits.new_zeros(1), logits.flatten()])[1:].view(logits.shape)
-    check_gate_against_reference(feat, logits, coeffs)
+    check_gate_against_reference(gen, feat, logits, coeffs)
 
 
 def test_bfloat16_rounds_like_torch():
@@ -328,7 +340,8 @@ def test_cuda_mixed_devices():
 def test_cuda_eulernet_level_shape(dtype):
     """One EulerNet level at full size on the GPU, against the CPU kernel in float64."""
     coeffs = torch.tensor([[0.5, 0.3, 0.2, -0.4, 0.1]], dtype=torch.float64)
-    check_gate_against_reference(*gate_case("cuda", dtype, 2, 4, 64, 128, 128, False, coeffs))
+    gen = torch.Generator().manual_seed(0)
+    check_gate_against_reference(gen, *gate_case(gen, "cuda", dtype, 2, 4, 64, 128, 128, False, coeffs))
 
 
 def test_cuda_kernels_are_built_where_nvcc_is():
