@@ -4,9 +4,11 @@
 
 Every test video (live and attack) is decoded, changed by one shift at a time and re-encoded, then
 scored as ``fasstream verify`` scores a file: the default face stage (MTCNN, tracked), the checkpoint's
-threshold, unchanged. The shifts lie outside the generator's capture randomisation (which draws
-192-320 px, 20-30 fps, H.264 CRF 16-28): a 2.5x upscale to 480-800 px, a 0.6x downscale, half the
-frame rate, CRF 38, MPEG-4 Part 2 instead of H.264, a darker gamma, a mirror image. For each shift it
+threshold, unchanged. The shifts reach past the generator's capture randomisation (which draws
+128-320 px, 20-30 fps, H.264 CRF 16-36, a tone curve of gamma 0.8-1.25, a soft sensor on one video in
+four): a 2.5x upscale to 320-800 px (cubic, sharper than the soft sensor), a 0.6x downscale (77-192 px,
+half of it below the range), half the frame rate (10-15 fps), CRF 38 and CRF 44, MPEG-4 Part 2
+instead of H.264, a darker gamma of 1.8, a mirror image (a training flip, but re-encoded). For each shift it
 reports the live acceptance (1 - BPCER), the APCER of every species, the still-probe APCER of the
 live videos (each clip frozen to its first frame), and the shift's mean score change. A model that
 leans on a capture detail of the generator loses live faces or lets attacks through here. Writes
@@ -50,6 +52,7 @@ SHIFTS = {
     "downscale 0.6x": lambda f, fps: (_resize(f, 0.6), fps, "h264", 20),
     "half frame rate": lambda f, fps: (f[::2], fps / 2, "h264", 20),
     "CRF 38": lambda f, fps: (f, fps, "h264", 38),
+    "CRF 44": lambda f, fps: (f, fps, "h264", 44),
     "MPEG-4 part 2": lambda f, fps: (f, fps, "mpeg4", 17),
     "gamma 1.8 (darker)": lambda f, fps: (_gamma(f, 1.8), fps, "h264", 20),
     "mirrored": lambda f, fps: (np.ascontiguousarray(f[:, :, ::-1]), fps, "h264", 20),

@@ -3,7 +3,7 @@
 A stage file holds the detector's name and settings, the tracker's ``redetect_every`` and the
 detector's crop calibration (written by ``pipelines/faces/fit_calibration.py``):
 
-    {"detector": "mtcnn", "settings": {"min_face": 0.2, ...}, "redetect_every": 4,
+    {"detector": "mtcnn", "settings": {"min_face": 0.2, ...}, "redetect_every": 8,
      "calibration": {"features": "box+points", "coef": [[...]], "fit": {...}}}
 
 Detectors with 68 points (dlib, precomputed) need no file: they crop by the training rule itself.
@@ -62,4 +62,4 @@ def load_tracker(detector: str = DEFAULT_DETECTOR, device: str = "auto", crop_sc
     if detector == "mtcnn":
         kwargs["device"] = resolve_device(kwargs.get("device", device))
     calibration = CropCalibration.from_dict(raw["calibration"]) if "calibration" in raw else None
-    return FaceTracker(make_detector(detector, **kwargs), calibration, crop_scale, raw.get("redetect_every", 4))
+    return FaceTracker(make_detector(detector, **kwargs), calibration, crop_scale, raw.get("redetect_every", 8))

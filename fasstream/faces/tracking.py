@@ -42,7 +42,7 @@ class FaceTracker:
     """Crop boxes of clips with ``detector`` and ``calibration`` at ``crop_scale`` (the model's)."""
 
     def __init__(self, detector: FaceDetector, calibration: CropCalibration | None = None, crop_scale: float = 1.3,
-                 redetect_every: int = 4):
+                 redetect_every: int = 8):
         if redetect_every < 1:
             raise ValueError(f"redetect_every must be >= 1 clip, got {redetect_every}")
         self.detector, self.crop_scale, self.redetect_every = detector, float(crop_scale), int(redetect_every)

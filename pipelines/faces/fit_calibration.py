@@ -29,7 +29,7 @@ from fasstream.faces.stage import resolve_device, stage_file
 from fasstream.faces.tracking import FaceTracker
 
 DEFAULTS = {"mtcnn": {"settings": {"min_face": 0.2, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709,
-                                   "track_score": 0.9}, "redetect_every": 4},
+                                   "track_score": 0.9}, "redetect_every": 8},
             "lbp-cascade": {"settings": {"min_face": 0.2, "scale_factor": 1.2, "step_ratio": 1.0,
                                          "min_neighbours": 4}, "redetect_every": 1}}
 

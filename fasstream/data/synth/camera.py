@@ -1,9 +1,10 @@
 """The capture chain every species shares, live included: one randomised camera per video.
 
-The camera frames the square scene at some aspect ratio and resolution, lets exposure drift and the
-light move, applies white balance, a fixed blur (focus or motion), signal-dependent or Gaussian
-sensor noise (fresh every frame, sometimes spatially correlated), quantises to uint8 and picks the
-H.264 quality the video is encoded at. Every parameter is drawn from the same distribution for every
+The camera frames the square scene at some aspect ratio and resolution (128-320 px short side), lets
+exposure drift and the light move, applies white balance and a tone curve, a fixed blur (focus or
+motion), sometimes a soft sensor (the frame sampled coarser and scaled up, as by digital zoom),
+signal-dependent or Gaussian sensor noise (fresh every frame, sometimes spatially correlated),
+quantises to uint8 and picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter is drawn from the same distribution for every
 species, so no per-frame statistic tells a live video from a ``still`` or ``rigid`` one.
 """
 from __future__ import annotations
@@ -28,10 +29,12 @@ class Camera:
     read: float
     correlated: float            # sigma (px) of a blur on the noise; 0: white noise
     white_balance: tuple[float, float, float]
+    gamma: float                 # tone curve: out = 255 * (in / 255) ** gamma
     exposure: float              # relative amplitude of the exposure drift
     light: float                 # relative amplitude of a light gradient that turns slowly
     blur: float                  # length (px) of a fixed linear blur; 0: none
     blur_angle: float
+    soft: float                  # the sensor samples at this fraction of the output size, scaled up; 1: sharp
     width: int
     height: int
     crf: int                     # H.264 constant rate factor the video is encoded with
@@ -40,7 +43,7 @@ class Camera:
     def sample(cls, rng: np.random.Generator) -> "Camera":
         """Draw a camera; the same distribution serves every species."""
         aspect = float(ASPECTS[rng.integers(len(ASPECTS))])
-        short = 2 * int(rng.integers(96, 161))  # 192..320 px
+        short = 2 * int(rng.integers(64, 161))  # 128..320 px
         long = 2 * int(round(short * max(aspect, 1 / aspect) / 2))
         width, height = (long, short) if aspect >= 1 else (short, long)
         shot = rng.random() < 0.5
@@ -50,12 +53,14 @@ class Camera:
             read=float(rng.uniform(0.5, 2.0)),
             correlated=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.3 else 0.0,
             white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
+            gamma=float(np.exp(rng.uniform(np.log(0.8), np.log(1.25)))),
             exposure=float(rng.uniform(0.0, 0.06)),
             light=float(rng.uniform(0.0, 0.15)),
             blur=float(rng.uniform(1.0, 3.0)) if rng.random() < 0.3 else 0.0,
             blur_angle=float(rng.uniform(0, 180)),
+            soft=float(rng.uniform(0.5, 0.85)) if rng.random() < 0.25 else 1.0,
             width=width, height=height,
-            crf=int(rng.integers(16, 29)),
+            crf=int(rng.integers(16, 37)),
         )
 
     def _window(self, tracks: np.ndarray, size: int) -> tuple[int, int, int, int]:
@@ -87,14 +92,15 @@ class Camera:
         x0, y0, w, h = self._window(tracks, size)
         balance = np.asarray(self.white_balance, np.float32)
         kernel = self._blur_kernel() if self.blur else None
+        sensor = (max(2, round(self.width * self.soft)), max(2, round(self.height * self.soft)))
         cv2.setRNGSeed(int(rng.integers(2**31)))  # cv2.randn is several times faster than numpy's normal
-        noise = np.empty((self.height, self.width, 3), np.float32)
+        noise = np.empty((sensor[1], sensor[0], 3), np.float32)
         out = np.empty((n, self.height, self.width, 3), np.uint8)
         for i, frame in enumerate(frames):
             light = 1 + self.light * ((gx - size / 2) * np.cos(turn[i]) + (gy - size / 2) * np.sin(turn[i])) / size
             lit = frame * (balance * float(gains[i])) * light[..., None]
-            image = cv2.resize(lit[y0:y0 + h, x0:x0 + w], (self.width, self.height),
-                               interpolation=cv2.INTER_AREA if w > self.width else cv2.INTER_LINEAR)
+            image = cv2.resize(lit[y0:y0 + h, x0:x0 + w], sensor,
+                               interpolation=cv2.INTER_AREA if w > sensor[0] else cv2.INTER_LINEAR)
             if kernel is not None:
                 image = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
             cv2.randn(noise, 0.0, 1.0)
@@ -104,6 +110,11 @@ class Camera:
                 sigma = np.sqrt(self.level * np.clip(image, 0, 255) + self.read ** 2)
             else:
                 sigma = self.level
-            out[i] = np.clip(np.rint(image + grain * sigma), 0, 255).astype(np.uint8)
+            image = np.clip(image + grain * sigma, 0, 255)
+            if self.gamma != 1.0:  # the sensor's signal and noise go through the tone curve together
+                image = 255 * (image / 255) ** self.gamma
+            if sensor != (self.width, self.height):  # a soft sensor: its noise is scaled up with the image
+                image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
+            out[i] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
         scale = np.array([self.width / w, self.height / h], np.float32)
         return out, ((tracks - np.array([x0, y0], np.float32) + 0.5) * scale - 0.5).astype(np.float32)
