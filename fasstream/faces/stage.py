@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fasstream.faces.calibration import CropCalibration
 from fasstream.faces.detectors import DETECTORS, make_detector
-from fasstream.faces.tracking import FaceTracker
+from fasstream.faces.tracking import REDETECT_EVERY, FaceTracker
 
 __all__ = ["DEFAULT_DETECTOR", "FACES_DIR", "load_tracker", "resolve_device", "stage_file"]
 
@@ -62,4 +62,5 @@ def load_tracker(detector: str = DEFAULT_DETECTOR, device: str = "auto", crop_sc
     if detector == "mtcnn":
         kwargs["device"] = resolve_device(kwargs.get("device", device))
     calibration = CropCalibration.from_dict(raw["calibration"]) if "calibration" in raw else None
-    return FaceTracker(make_detector(detector, **kwargs), calibration, crop_scale, raw.get("redetect_every", 8))
+    return FaceTracker(make_detector(detector, **kwargs), calibration, crop_scale,
+                       raw.get("redetect_every", REDETECT_EVERY))

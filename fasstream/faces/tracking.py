@@ -24,7 +24,10 @@ from fasstream.faces.calibration import CropCalibration
 from fasstream.faces.detectors import Detection, FaceDetector
 from fasstream.faces.geometry import Box, check_box
 
-__all__ = ["FaceTracker", "Track"]
+__all__ = ["REDETECT_EVERY", "FaceTracker", "Track"]
+
+REDETECT_EVERY = 8
+"""Clips between full detections when a stage file does not say (docs/faces.md: why 8)."""
 
 
 @dataclass(eq=False)
@@ -42,7 +45,7 @@ class FaceTracker:
     """Crop boxes of clips with ``detector`` and ``calibration`` at ``crop_scale`` (the model's)."""
 
     def __init__(self, detector: FaceDetector, calibration: CropCalibration | None = None, crop_scale: float = 1.3,
-                 redetect_every: int = 8):
+                 redetect_every: int = REDETECT_EVERY):
         if redetect_every < 1:
             raise ValueError(f"redetect_every must be >= 1 clip, got {redetect_every}")
         self.detector, self.crop_scale, self.redetect_every = detector, float(crop_scale), int(redetect_every)

@@ -1,11 +1,11 @@
 """Capture degradations for training clips of every class alike: a lower resolution, a gamma, H.264.
 
 The generator's cameras draw from one range (128-320 px, CRF 16-36); a model trained there alone
-may learn that the range's per-frame texture means live, and lose live faces that are smaller or more
-compressed than that (benchmarks/capture_shift.py). ``degrade_clip`` gives a clip, whatever its label, a random
-capture: the face's resolution cut (area down-sampling, bilinear back up), a gamma, and the clip's
-frames encoded as one short H.264 stream at a random CRF and decoded again (I- and P-frames, so
-static blocks are copied between frames as a real encoder copies them). The same degradation applies
+may learn that the range's per-frame texture means live, and lose live faces that are smaller or
+more compressed than that (benchmarks/capture_shift.py). ``degrade_clip`` gives a clip, whatever its
+label, a random capture: the face's resolution cut (area down-sampling, bilinear back up), a gamma,
+and the clip's frames encoded as one short H.264 stream at a random CRF and decoded again (I- and
+P-frames, so static blocks are copied between frames as a real encoder copies them). The same degradation applies
 to live clips, attacks and temporal hard negatives, so it carries no label.
 """
 from __future__ import annotations

@@ -26,10 +26,10 @@ from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, clip_starts, read_v
 from fasstream.faces.calibration import CropCalibration
 from fasstream.faces.detectors import make_detector
 from fasstream.faces.stage import resolve_device, stage_file
-from fasstream.faces.tracking import FaceTracker
+from fasstream.faces.tracking import REDETECT_EVERY, FaceTracker
 
 DEFAULTS = {"mtcnn": {"settings": {"min_face": 0.2, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709,
-                                   "track_score": 0.9}, "redetect_every": 8},
+                                   "track_score": 0.9}, "redetect_every": REDETECT_EVERY},
             "lbp-cascade": {"settings": {"min_face": 0.2, "scale_factor": 1.2, "step_ratio": 1.0,
                                          "min_neighbours": 4}, "redetect_every": 1}}
 

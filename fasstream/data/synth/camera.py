@@ -4,8 +4,8 @@ The camera frames the square scene at some aspect ratio and resolution (128-320 
 exposure drift and the light move, applies white balance and a tone curve, a fixed blur (focus or
 motion), sometimes a soft sensor (the frame sampled coarser and scaled up, as by digital zoom),
 signal-dependent or Gaussian sensor noise (fresh every frame, sometimes spatially correlated),
-quantises to uint8 and picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter is drawn from the same distribution for every
-species, so no per-frame statistic tells a live video from a ``still`` or ``rigid`` one.
+quantises to uint8 and picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter
+is drawn from the same distribution for every species, so no per-frame statistic tells a live video from a ``still`` or ``rigid`` one.
 """
 from __future__ import annotations
 
