@@ -1,8 +1,8 @@
 """Table I of the paper on a dataset: train every recipe of pipelines/train/ (baseline, c1-c5), evaluate
 each best checkpoint (threshold at the dev EER, applied to test) and write the table as markdown.
 
-    python pipelines/table1.py                                   # the recipes as they are (256x256 crops)
-    python pipelines/table1.py --set model.size=64 --out runs/table1-64   # 16x cheaper, for CPUs
+    python pipelines/table1.py                                   # the recipes as they are (96x96 crops)
+    python pipelines/table1.py --set model.size=64 --out runs/table1-64   # about 2x cheaper
     python pipelines/table1.py --seeds 0 1 2 ...                 # each row 3 times: mean +- std
     python pipelines/table1.py --rows baseline c4 c3 --lofo      # + leave-one-family-out ACER (pipelines/lofo.py)
 

@@ -21,6 +21,7 @@ from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
 from fasstream.train.capture import degrade_clip, h264_roundtrip
 from fasstream.train.temporal import freeze_clip, rigid_clip
+from fasstream.train.framing import margin_box, margin_size, moved_box, random_box, reframe
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines" / "train"
 SIZE = 32  # model input side for CPU tests (the paper's 256 works the same, 50x slower)
@@ -217,6 +218,44 @@ def test_augmentation_flips_clip_and_maps_together(video_set):
     assert jittered.shape == base_clip.shape and 0 <= jittered.min() and jittered.max() <= 1
     ratio = jittered[0] / base_clip[0].clamp(min=1e-3)
     assert not torch.allclose(ratio, torch.ones_like(ratio))
+
+
+def test_face_box_jitter_is_a_crop_of_the_moved_box():
+    """reframe() of a margin crop equals cropping the moved box from the frame itself."""
+    from fasstream.faces.geometry import crop_frame, face_crop_box
+
+    gy, gx = np.mgrid[0:96, 0:96].astype(np.float32)
+    frame = np.stack([128 + 60 * np.sin(gx / 9), 128 + 60 * np.cos(gy / 7), 100 + gx + 0 * gy], -1).astype(np.uint8)
+    box, size = face_crop_box(_face(1)[0] + 16, 1.3), 32  # a face in the middle of the 96x96 frame
+    stored = crop_frame(frame, margin_box(box, size), margin_size(size))
+    clip = torch.from_numpy(stored).permute(2, 0, 1)[None].float() / 255
+    for rel in [(0.0, 0.0, 1.0), (0.06, -0.04, 1.05), (-0.05, 0.06, 1 / 1.05)]:
+        got = reframe(clip, size, rel)
+        want = torch.from_numpy(crop_frame(frame, moved_box(box, rel), size)).permute(2, 0, 1).float() / 255
+        assert got.shape == (1, 3, size, size)
+        assert (got[0] - want).abs().mean() < (1e-3 if rel == (0.0, 0.0, 1.0) else 0.01), rel
+    with pytest.raises(ValueError, match="box_shift"):
+        reframe(clip, size, (0.2, 0.0, 1.2))  # the 32-pixel margin crop holds 1.5x
+
+
+def test_dataset_box_jitter_stores_a_margin_and_draws_maps_for_the_moved_box(video_set):
+    from fasstream.labels.maps import face_position_map
+
+    records = video_set[1][:1]  # a live video
+    plain = ClipDataset(records, size=SIZE)
+    moving = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, box_shift=0.06, box_zoom=0.05)
+    assert moving.frames.shape[2:4] == (margin_size(SIZE), margin_size(SIZE))
+    torch.manual_seed(3)
+    draws = [moving[0][:2] for _ in range(4)]
+    assert all(c.shape == plain[0][0].shape and m.shape == plain[0][1].shape for c, m in draws)
+    assert not torch.equal(draws[0][0], draws[1][0])  # a new box every draw
+    assert (draws[0][0] - plain[0][0]).abs().mean() < 0.25  # the same face, nearby
+    torch.manual_seed(3)
+    rel = random_box(0.06, 0.05)
+    w = moving.windows[0]
+    want = [face_position_map(p, moved_box(w.box, rel), size=SIZE // 8) for p in w.landmarks]
+    assert np.allclose(draws[0][1][:, 0].numpy(), np.stack(want))  # the label follows the box
+    assert not torch.equal(draws[0][1], plain[0][1])
 
 
 def test_temporal_negatives_keep_single_frames_and_remove_motion():

@@ -53,6 +53,8 @@ class DataConfig:
     still: float = 0.0           # share of live train clips turned into held-frame hard negatives
     rigid: float = 0.0           # share of live train clips turned into planar-motion hard negatives
     capture: float = 0.0         # share of train clips (every class) given a random capture (train/capture.py)
+    box_shift: float = 0.0       # random face box: centre moved by up to this share of its side (train/framing.py)
+    box_zoom: float = 0.0        # random face box: side scaled by up to 1 +- this
     workers: int = 0             # DataLoader worker processes
     exclude_families: list[str] = field(default_factory=list)  # attack families dropped from train and dev (LOFO)
 
@@ -106,6 +108,11 @@ class TrainConfig:
         need(self.data.crop_scale > 0, "data.crop_scale", self.data.crop_scale, "use a positive number")
         need(self.data.clips_per_video >= 0, "data.clips_per_video", self.data.clips_per_video, "use 0 or more")
         need(0 <= self.data.jitter < 1, "data.jitter", self.data.jitter, "use a number in [0, 1)")
+        for key in ("box_shift", "box_zoom"):
+            value = getattr(self.data, key)
+            need(0 <= value <= 0.1, f"data.{key}", value, "use a number in [0, 0.1] (the stored margin holds 1.25x)")
+        need(self.data.box_zoom + 2 * self.data.box_shift <= 0.25, "data.box_shift + data.box_zoom",
+             (self.data.box_shift, self.data.box_zoom), "keep box_zoom + 2 * box_shift <= 0.25 (the stored margin)")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
         need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
              "data.still + data.rigid", (self.data.still, self.data.rigid),

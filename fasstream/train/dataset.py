@@ -8,6 +8,7 @@ that box. Crops and maps are kept as uint8 (maps quantised to 1/255).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,13 @@ from torch.utils.data import Dataset
 from fasstream.data.lofo import attack_families, check_families, without_families
 from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
-from fasstream.data.faceclips import clip_windows, crop_clip
+from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
 from fasstream.train.capture import degrade_clip
 from fasstream.train.config import TrainConfig
+from fasstream.train.framing import margin_box, margin_size, moved_box, random_box, reframe
 from fasstream.train.temporal import freeze_clip, rigid_clip
 
 __all__ = ["ClipDataset", "build_datasets", "colour_jitter", "split_records"]
@@ -45,7 +47,9 @@ class ClipDataset(Dataset):
 
     clip: (4, 3, size, size) float in [0, 1]; maps: (4, 1, size/8, size/8) float in [0, 1].
     ``clips_per_video`` > 0 keeps that many evenly spaced clips of each video. ``augment`` turns
-    on a random horizontal flip (of clip and maps together, when ``flip``) and ``colour_jitter``,
+    on a random face box (``fasstream.train.framing``: up to ``box_shift`` of the side off centre,
+    scaled by up to ``box_zoom``; clips are then stored with a margin), a random horizontal flip (of
+    clip and maps together, when ``flip``) and ``colour_jitter``,
     and turns a live clip into a temporal hard negative (``fasstream.train.temporal``) with
     probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live;
     then any clip, with probability ``capture``, goes through a random capture (``degrade_clip``).
@@ -56,7 +60,7 @@ class ClipDataset(Dataset):
     def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
-                 rigid: float = 0.0, capture: float = 0.0):
+                 rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
@@ -64,12 +68,15 @@ class ClipDataset(Dataset):
         self.label, self.size, self.crop_scale = label, size, crop_scale
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
         self.still, self.rigid, self.capture = still, rigid, capture
+        self.box_shift, self.box_zoom = box_shift, box_zoom
+        self.stored = margin_size(size) if augment and (box_shift or box_zoom) else size
         self.cache = cache
         frames, maps = [], []
         self.video_ids: list[str] = []
         self.live: list[bool] = []
         self.species: list[str] = []
         self.skipped: list[tuple[str, str]] = []
+        self.windows: list[ClipWindow] = []  # the training box and landmarks of every clip
         for rec in records:
             try:
                 clips = self._video_clips(rec)
@@ -77,13 +84,14 @@ class ClipDataset(Dataset):
                 self.skipped.append((rec.video_id, str(err)))
                 log.warning("skipping video %s: %s", rec.video_id, err)
                 continue
-            for crop, label_maps in clips:
+            for crop, label_maps, window in clips:
                 frames.append(crop)
                 maps.append(label_maps)
+                self.windows.append(window)
                 self.video_ids.append(rec.video_id)
                 self.live.append(rec.live)
                 self.species.append(rec.species)
-        s, m = size, size // 8
+        s, m = self.stored, size // 8
         self.frames = np.stack(frames) if frames else np.zeros((0, CLIP_LENGTH, s, s, 3), np.uint8)
         self.maps = np.stack(maps) if maps else np.zeros((0, CLIP_LENGTH, m, m), np.uint8)
         log.info("%d clips from %d videos (%d skipped)", len(self), len(records) - len(self.skipped),
@@ -98,8 +106,9 @@ class ClipDataset(Dataset):
                              "or give the video a (N, 68, 2) .npy (CSV landmarks column, or beside an OULU video)")
         return np.load(rec.landmarks)
 
-    def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(crop (4,S,S,3) uint8, maps (4,S/8,S/8) uint8) per usable clip; raises ValueError naming the problem."""
+    def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray, ClipWindow]]:
+        """(crop (4,S,S,3) uint8, maps (4,S/8,S/8) uint8, window) per usable clip, the crop with a margin when
+        the face box is jittered; raises ValueError naming the problem."""
         points = self._landmarks(rec)
         video, _ = read_video(rec.path)
         if points.shape != (len(video), 68, 2):
@@ -110,7 +119,8 @@ class ClipDataset(Dataset):
         out = []
         for w in windows:
             maps = np.stack([make_map(p, w.box, size=self.size // 8, live=rec.live) for p in w.landmarks])
-            out.append((crop_clip(video, w, self.size), np.round(maps * 255).astype(np.uint8)))
+            stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
+            out.append((crop_clip(video, stored, self.stored), np.round(maps * 255).astype(np.uint8), w))
         if not out:
             raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
         return out
@@ -122,6 +132,13 @@ class ClipDataset(Dataset):
         clip = torch.from_numpy(self.frames[i]).permute(0, 3, 1, 2).float().div_(255)
         maps = torch.from_numpy(self.maps[i]).float().div_(255).unsqueeze(1)
         live = self.live[i]
+        if self.stored != self.size:  # a random face box: the crop resampled, the maps drawn for that box
+            rel, w = random_box(self.box_shift, self.box_zoom), self.windows[i]
+            clip = reframe(clip, self.size, rel)
+            if live:
+                make_map, box = LABELS[self.label], moved_box(w.box, rel)
+                maps = torch.from_numpy(np.stack([make_map(p, box, size=self.size // 8) for p in w.landmarks]))
+                maps = maps.unsqueeze(1)
         if self.augment:
             if self.flip and torch.rand(()) < 0.5:
                 clip, maps = clip.flip(-1), maps.flip(-1)
@@ -167,5 +184,5 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
-                        capture=cfg.data.capture, **common)
+                        capture=cfg.data.capture, box_shift=cfg.data.box_shift, box_zoom=cfg.data.box_zoom, **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)
