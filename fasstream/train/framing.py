@@ -13,12 +13,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MARGIN", "margin_box", "margin_size", "moved_box", "random_box", "reframe"]
+from fasstream.faces.geometry import Box
+
+__all__ = ["MARGIN", "Offset", "margin_box", "margin_size", "moved_box", "random_box", "reframe"]
 
 MARGIN = 1.25
 """Least side of the stored box relative to the training box: room for shift and zoom."""
 
-Box = tuple[float, float, float]
+Offset = tuple[float, float, float]
+"""A face box relative to the training box: centre offset ``(dx, dy)`` in units of its side, side factor ``z``."""
 
 
 def margin_size(size: int) -> int:
@@ -34,20 +37,20 @@ def margin_box(box: Box, size: int) -> Box:
     return x0 - (grow - 1) * side / 2, y0 - (grow - 1) * side / 2, grow * side
 
 
-def random_box(shift: float, zoom: float) -> Box:
+def random_box(shift: float, zoom: float) -> Offset:
     """A random face box relative to the training box: centre offset ``(dx, dy)`` in units of its side,
     each up to ``shift``, and side factor ``z`` in ``[1/(1+zoom), 1+zoom]`` (log-uniform)."""
     dx, dy = ((torch.rand(2) * 2 - 1) * shift).tolist()
     return dx, dy, math.exp((float(torch.rand(())) * 2 - 1) * math.log1p(zoom))
 
 
-def moved_box(box: Box, rel: Box) -> Box:
+def moved_box(box: Box, rel: Offset) -> Box:
     """The training ``box = (x0, y0, side)`` moved by ``rel = (dx, dy, z)`` (see ``random_box``), in frame pixels."""
     (x0, y0, side), (dx, dy, z) = box, rel
     return x0 + side * (dx + (1 - z) / 2), y0 + side * (dy + (1 - z) / 2), side * z
 
 
-def reframe(clip: torch.Tensor, size: int, rel: Box) -> torch.Tensor:
+def reframe(clip: torch.Tensor, size: int, rel: Offset) -> torch.Tensor:
     """The face box ``rel`` (see ``random_box``) of a margin crop ``(T, 3, S', S')`` -> ``(T, 3, size, size)``.
 
     ``(0, 0, 1)`` gives the training box itself, pixel for pixel. Raises ValueError if the box
