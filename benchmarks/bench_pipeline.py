@@ -200,11 +200,15 @@ def model_only(model: Path, args, clips_per_session: float, repeats: int = 20) -
             "session_ms": 1000 * per_batch * float(np.ceil(clips_per_session / batch))}
 
 
-def face_only(clips: list[np.ndarray], args, crop_scale: float = 1.3) -> dict:
-    """The worker's face stage alone: clips/s over the videos' clips, a track per video, batched across videos."""
+def face_only(clips: list[np.ndarray], args, model: Path) -> dict:
+    """The worker's face stage alone (the crop of checkpoint ``model``: size, scale, stabilisation): clips/s over
+    the videos' clips, a track per video, batched across videos."""
+    from fasstream.model.checkpoint import load_checkpoint
     from fasstream.stream.crop import FaceCropper
 
-    cropper = FaceCropper.from_config(args.face_detector, "auto", 256, crop_scale)
+    config = load_checkpoint(model)[1]["config"]
+    cropper = FaceCropper.from_config(args.face_detector, "auto", config.get("size", 256),
+                                      config.get("crop_scale", 1.3), bool(config.get("stabilise", False)))
     cropper.load()
     tracks = [cropper.track() for _ in clips]
     rounds = max(len(c) for c in clips)
@@ -471,7 +475,7 @@ def main() -> None:
           f"a session's model-only time {ceiling['session_ms']:.0f} ms")
     faces = None
     if args.face_detector != "client":
-        faces = face_only(clips, args)
+        faces = face_only(clips, args, model)
         print(f"face stage only ({args.face_detector}, {args.face_batch} clips a call): {faces['clips_per_s']:.1f} "
               f"clips/s = {faces['clips_per_s'] / ceiling['clips_per_session']:.2f} sessions/s")
     chunks = [split(v, 16 * 1024) for v in videos]

@@ -2,17 +2,20 @@
 
     python benchmarks/capture_shift.py --data data/synthetic/dataset.csv --out runs/capture-shift
 
-Every test video (live and attack) is decoded, changed by one shift at a time and re-encoded, then
-scored as ``fasstream verify`` scores a file: the default face stage (MTCNN, tracked), the checkpoint's
-threshold, unchanged. The shifts reach past the generator's capture randomisation (which draws
-128-320 px, 20-30 fps, H.264 CRF 16-36, a tone curve of gamma 0.8-1.25, a soft sensor on one video in
-four): a 2.5x upscale to 320-800 px (cubic, sharper than the soft sensor), a 0.6x downscale (77-192 px,
-half of it below the range), half the frame rate (10-15 fps), CRF 38 and CRF 44, MPEG-4 Part 2
-instead of H.264, a darker gamma of 1.8, a mirror image (a training flip, but re-encoded). For each shift it
-reports the live acceptance (1 - BPCER), the APCER of every species, the still-probe APCER of the
-live videos (each clip frozen to its first frame), and the shift's mean score change. A model that
-leans on a capture detail of the generator loses live faces or lets attacks through here. Writes
-shift.json and shift.png to --out.
+Every test video (live and attack) is decoded, changed by one shift at a time and re-encoded, then scored
+as ``fasstream verify`` scores a file: the default face stage (MTCNN, tracked), the checkpoint's
+threshold, unchanged. The shifts reach past the generator's capture randomisation (which draws 128-320
+px, 20-30 fps, H.264 CRF 16-36, a tone curve of gamma 0.8-1.25, a soft sensor on one video in four): a
+2.5x upscale to 320-800 px (cubic, sharper than the soft sensor), a 0.6x downscale (77-192 px, half of it
+below the range), half the frame rate (10-15 fps), CRF 38 and CRF 44, MPEG-4 Part 2 instead of H.264, a
+darker gamma of 1.8, a mirror image (a training flip, but re-encoded), a 1.1x zoom, and the same zoom
+with a hand-held camera's motion added afterwards (a wander, a tremor and a roll of the whole frame, as a
+selfie filmed by a moving phone; the generator's hand-held cameras move the scene by another model, a
+homography before the sensor). For each shift it reports the live acceptance (1 - BPCER), the APCER of
+every species (and, for synthetic videos, the live acceptance with the generator's cameras on a stand and
+hand-held apart), the still-probe APCER of the live videos (each clip frozen to its first frame), and the
+shift's mean score change. A model that leans on a capture detail of the generator loses live faces or
+lets attacks through here. Writes shift.json and shift.png to --out.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ import torch
 from tqdm import tqdm
 
 from fasstream.data.records import read_layout_csv
+from fasstream.data.synth.scene import wave
+from fasstream.data.synthetic import read_capture
 from fasstream.data.video import VideoError, read_video, write_video
 from fasstream.eval.scoring import VideoScorer
 from fasstream.model.checkpoint import DEFAULT_MODEL, load_checkpoint
@@ -38,6 +43,24 @@ def _resize(frames: np.ndarray, scale: float) -> np.ndarray:
     size = (2 * round(w * scale / 2), 2 * round(h * scale / 2))  # yuv420p needs even sides
     interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
     return np.stack([cv2.resize(f, size, interpolation=interp) for f in frames])
+
+
+def _shake(frames: np.ndarray, fps: float, amount: float, seed: int = 0) -> np.ndarray:
+    """Every frame zoomed in 1.1x about its centre and, with ``amount`` > 0, moved by a hand-held path: a slow
+    wander of 3% of the shorter side, a 3-8 Hz tremor of 0.6% and a roll of 1.5 degrees (times ``amount``)."""
+    rng = np.random.default_rng(seed)
+    n, h, w = frames.shape[:3]
+    times = np.arange(n) / fps
+    side, hz = min(h, w), rng.uniform(3, 8)
+    x, y = (wave(rng, times, 0.03 * side * amount) + 0.006 * side * amount * np.sin(2 * np.pi * hz * times + phase)
+            for phase in (0.0, np.pi / 2))
+    roll, zoom = wave(rng, times, 1.5 * amount), 1.1 + wave(rng, times, 0.02 * amount)
+    moved = []
+    for i, frame in enumerate(frames):
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), float(roll[i]), float(zoom[i]))
+        matrix[:, 2] += (x[i], y[i])
+        moved.append(cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101))
+    return np.stack(moved)
 
 
 def _gamma(frames: np.ndarray, gamma: float) -> np.ndarray:
@@ -56,6 +79,8 @@ SHIFTS = {
     "MPEG-4 part 2": lambda f, fps: (f, fps, "mpeg4", 17),
     "gamma 1.8 (darker)": lambda f, fps: (_gamma(f, 1.8), fps, "h264", 20),
     "mirrored": lambda f, fps: (np.ascontiguousarray(f[:, :, ::-1]), fps, "h264", 20),
+    "zoom 1.1": lambda f, fps: (_shake(f, fps, 0.0), fps, "h264", 20),
+    "hand-held": lambda f, fps: (_shake(f, fps, 1.0), fps, "h264", 20),
 }
 
 
@@ -82,6 +107,11 @@ def main() -> None:
     scorer = VideoScorer.from_checkpoint(model, meta)
     torch.set_grad_enabled(False)
     scores: dict[str, list[dict]] = {}
+    camera_of = {}  # "stand" or "hand-held", from the generator's capture records where there are some
+    for rec in records:
+        capture = read_capture(rec.path)
+        if capture is not None:
+            camera_of[rec.video_id] = "hand-held" if capture["camera"].get("handheld") else "stand"
     with tempfile.TemporaryDirectory(prefix="capture-shift-") as tmp:
         for name in args.shifts:
             rows = []
@@ -93,7 +123,8 @@ def main() -> None:
                     else:
                         score, still = scorer.score_file(video), None
                     rows.append({"video": rec.video_id, "species": rec.species, "live": rec.live,
-                                 "score": score.score, "still": still.score if still else None})
+                                 "score": score.score, "still": still.score if still else None,
+                                 "camera": camera_of.get(rec.video_id)})
                 except (VideoError, ValueError) as err:  # no face: the session gets an error, not a verdict
                     rows.append({"video": rec.video_id, "species": rec.species, "live": rec.live,
                                  "score": None, "still": None, "error": str(err)})
@@ -106,6 +137,9 @@ def main() -> None:
         row = {"videos": len(rows), "no face": len(rows) - len(ok),
                "live accepted %": 100 * np.mean([r["score"] >= threshold for r in live]) if live else float("nan"),
                "still-probe APCER %": 100 * np.mean([r["still"] >= threshold for r in live]) if live else float("nan")}
+        for camera in sorted({r["camera"] for r in live if r.get("camera")}):
+            on = [r for r in live if r.get("camera") == camera]
+            row[f"live accepted %, camera on {camera}"] = 100 * np.mean([r["score"] >= threshold for r in on])
         for species in sorted({r["species"] for r in ok if not r["live"]}):
             attacks = [r for r in ok if r["species"] == species]
             row[f"APCER {species} %"] = 100 * np.mean([r["score"] >= threshold for r in attacks])

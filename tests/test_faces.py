@@ -149,3 +149,47 @@ def test_stored_source_landmarks_are_dlibs():
     stored = synthetic.faces.source_faces()
     for name, points in synthetic.faces.measure_source_landmarks().items():
         np.testing.assert_array_equal(stored[name][1], points)
+
+
+def _warp_sequence(image: np.ndarray, homographies) -> np.ndarray:
+    import cv2
+
+    side = image.shape[0]
+    return np.stack([cv2.warpPerspective(image, h, (side, side), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_REFLECT_101) for h in homographies])
+
+
+def test_stabilise_stills_a_plane_however_it_moves_and_keeps_what_moves_on_it():
+    import cv2
+
+    from fasstream.faces.geometry import to_crop
+    from fasstream.faces.stabilise import stabilise_clip, stabilised_landmarks
+
+    face = cv2.resize(skimage.data.astronaut()[20:250, 110:340], (96, 96), interpolation=cv2.INTER_AREA)
+    moves = [np.eye(3), [[1.02, 0.01, 1.6], [-0.012, 1.0, -1.1], [1e-4, 0, 1]],
+             [[0.99, -0.02, -2.0], [0.015, 1.01, 0.8], [0, -1e-4, 1]], [[1.03, 0, 2.5], [0, 1.03, 1.7], [0, 0, 1]]]
+    clip = _warp_sequence(face, np.array(moves, np.float64))
+    still, homographies = stabilise_clip(clip)
+    inner = (slice(12, 84), slice(12, 84))  # away from the reflected borders
+    moved = np.abs(clip[1:].astype(float) - clip[:1]).mean()
+    residual = np.abs(still[1:, inner[0], inner[1]].astype(float) - still[:1, inner[0], inner[1]]).mean()
+    assert moved > 10 and residual < 0.15 * moved, (moved, residual)
+    np.testing.assert_allclose(homographies[0], np.eye(3))
+    points = np.array([[30.0, 40.0], [60.0, 45.0], [48.0, 70.0]])  # points painted on the plane, in crop pixels
+    on_frames = np.stack([cv2.perspectiveTransform(points.reshape(-1, 1, 2), np.asarray(h, np.float64)).reshape(-1, 2)
+                          for h in moves])
+    box = (0.0, 0.0, 96.0)  # the crop is the frame: crop and frame coordinates agree
+    back = stabilised_landmarks(on_frames, homographies, box, 96)
+    assert np.abs(to_crop(back, box, 96) - points).max() < 0.5  # every frame's points back where frame 0 has them
+    again, _ = stabilise_clip(clip)
+    np.testing.assert_array_equal(again, still)  # deterministic
+    # a part that moves on its own (a blinking eye, a speaking mouth) is not stilled with the plane
+    talking = clip.copy()
+    for t in range(1, 4):
+        talking[t, 60:75, 35:60] = np.roll(talking[t, 60:75, 35:60], 2 * t, axis=0)
+    stilled, _ = stabilise_clip(talking)
+    mouth = np.abs(stilled[1:, 62:73, 37:58].astype(float) - stilled[:1, 62:73, 37:58]).mean()
+    rest = np.abs(stilled[1:, 20:50, 20:76].astype(float) - stilled[:1, 20:50, 20:76]).mean()
+    assert mouth > 3 * rest, (mouth, rest)
+    with pytest.raises(ValueError, match="uint8"):
+        stabilise_clip(clip.astype(np.float32))

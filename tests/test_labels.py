@@ -157,6 +157,21 @@ def test_crop_frame_identity_and_padding():
         geometry.crop_frame(image, (0, 0, -5))
 
 
+@pytest.mark.parametrize("side", [150, 200, 270, 600])
+def test_crop_frame_low_passes_a_larger_box(side):
+    """A box larger than the crop is low-passed, not aliased: a pixel-fine checkerboard averages to grey, and
+    a box moved by a fraction of a pixel gives about the same crop; smooth content stays where the box says."""
+    checker = (np.indices((700, 700)).sum(0) % 2 * 255).astype(np.uint8)[..., None].repeat(3, -1)
+    a, b = (geometry.crop_frame(checker, box, out=96).astype(np.float32) for box in [(50, 50, side), (50.5, 50.3, side)])
+    assert abs(a.mean() - 127.5) < 1 and a.std() < (16 if side < 192 else 1), a.std()  # side < 2 x 96: a tail is left
+    assert np.abs(a - b).mean() < (20 if side < 192 else 1)  # the plain bilinear crop differed by ~50 or 127
+    gy, gx = np.mgrid[0:700, 0:700].astype(np.float32)
+    ramp = np.stack([gx * 0.3, gy * 0.35, 0 * gx], -1).astype(np.uint8)
+    crop = geometry.crop_frame(ramp, (100.3, 80.7, side), out=96).astype(np.float32)
+    centres = 100.3 - 0.5 + (np.arange(96) + 0.5) * side / 96  # where each crop pixel's centre lies in the frame
+    assert np.abs(crop[48, 8:-8, 0] - np.floor(0.3 * centres[8:-8])).max() <= 1.5
+
+
 def test_crop_frame_and_maps_share_coordinates(face):
     image, points, box = face
     crop = geometry.crop_frame(image, box)

@@ -11,11 +11,12 @@ from sklearn.metrics import roc_auc_score
 from fasstream.cli import main as cli_main
 from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
+from fasstream.data.synth.camera import HANDHELD_SHARE
 from fasstream.data.synth.families import FAMILIES, SPECIES, resolve
 from fasstream.data.synth.live import render_live
 from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
-from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, render_video,
-                                      video_camera)
+from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, read_capture,
+                                      render_video, video_camera)
 from fasstream.data.video import read_video
 
 
@@ -78,6 +79,10 @@ def test_synthetic_files_and_landmarks(synthetic):
         marks = np.load(rec.landmarks)
         assert 40 <= len(frames) <= 60 and fps in FPS_CHOICES
         assert marks.shape == (len(frames), 68, 2) and marks.dtype == np.float32
+        capture = read_capture(rec.path)  # what made it: the family and the camera, for analyses by capture
+        assert capture["family"] == rec.family and capture["frames"] == len(frames) and capture["fps"] == fps
+        assert set(capture["camera"]) >= {"handheld", "crf", "width", "height"}
+        assert (capture["camera"]["height"], capture["camera"]["width"]) == frames.shape[1:3]
         height, width = frames.shape[1:3]
         shapes.add((height, width))
         inside = (marks >= 0).all(-1) & (marks[..., 0] < width) & (marks[..., 1] < height)
@@ -155,7 +160,7 @@ def test_still_print_is_one_live_frame_with_fresh_noise(identity):
     scene, tracks, j = live_source(identity, np.random.default_rng(seed), n, fps)
     assert all(np.array_equal(frame, scene[j]) for frame in held)  # the scene is the live frame, exactly
     np.testing.assert_array_equal(held_tracks, np.repeat(tracks[j:j + 1], n, axis=0))
-    camera = dataclasses.replace(video_camera(seed), exposure=0.0, light=0.0)
+    camera = dataclasses.replace(video_camera(seed), exposure=0.0, light=0.0, handheld=0.0)  # on a stand
     captured, _ = camera.capture(held, held_tracks, np.random.default_rng(1), fps)
     clean, _ = dataclasses.replace(camera, noise="gaussian", level=0.0).capture(held[:1], held_tracks[:1],
                                                                              np.random.default_rng(1), fps)
@@ -208,3 +213,30 @@ def test_one_frame_does_not_tell_live_from_temporal_attacks(identity):
             values = [s[feature] for s in stats["live"] + stats[family]]
             auc = roc_auc_score([1] * 6 + [0] * 6, values)
             assert 0.15 <= auc <= 0.85, (family, feature, auc)  # the same cameras: no clean split
+
+
+
+def background_motion(frames: np.ndarray) -> float:
+    """Mean shift (px, windowed phase correlation) of the frame's left quarter from frame 0 to every 5th frame."""
+    strip = frames[:, :, : frames.shape[2] // 4].mean(-1).astype(np.float32)
+    window = cv2.createHanningWindow(strip.shape[2:0:-1], cv2.CV_32F)
+    return float(np.mean([np.hypot(*cv2.phaseCorrelate(strip[0], strip[i], window)[0])
+                          for i in range(5, len(strip), 5)]))
+
+
+def test_hand_held_cameras_move_the_whole_scene_for_every_species(identity):
+    """A hand-held camera moves a still print's landmarks by one homography per frame and its background with
+    them; cameras are drawn alike for every family, so camera motion does not tell live from attack."""
+    seed, n, fps = 5, 40, 25.0
+    held, held_tracks = FAMILIES["still-print"].render(identity, np.random.default_rng(seed), n, fps)
+    camera = dataclasses.replace(video_camera(seed), handheld=1.0, soft=1.0, blur=0.0)
+    frames, tracks = camera.capture(held, held_tracks, np.random.default_rng(1), fps)
+    assert np.abs(tracks[1:] - tracks[:-1]).mean() > 0.3  # the print moves in the frame
+    assert max(homography_residual(tracks[0], tracks[i]) for i in range(n)) < 0.05  # as one plane
+    still, _ = dataclasses.replace(camera, handheld=0.0).capture(held, held_tracks, np.random.default_rng(1), fps)
+    assert background_motion(frames) > 1.0 > 0.5 > background_motion(still)
+    amounts = {family: np.array([video_camera(np.random.SeedSequence([0, i, f, 0])).handheld for i in range(300)])
+               for f, family in enumerate(FAMILIES)}  # the seeds generate_dataset gives each family's videos
+    for family, drawn in amounts.items():
+        assert abs((drawn > 0).mean() - HANDHELD_SHARE) < 0.1, family
+        assert abs(np.median(drawn[drawn > 0]) - np.median(amounts["live"][amounts["live"] > 0])) < 0.15, family

@@ -130,6 +130,7 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["model.fcam=maybe"], r"model\.fcam must be true or false"),
     ("data: {path: x.csv}\n", ["model.size=30"], r"model\.size=30.*multiple of 8"),
     ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
+    ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
     ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
     ("epochs: 3\n", [], r"data\.path=''.*Fix: set data\.path"),
     ("data: {path: x.csv}\n", ["epochs"], r"--set 'epochs' is not key=value"),
@@ -256,6 +257,29 @@ def test_dataset_box_jitter_stores_a_margin_and_draws_maps_for_the_moved_box(vid
     want = [face_position_map(p, moved_box(w.box, rel), size=SIZE // 8) for p in w.landmarks]
     assert np.allclose(draws[0][1][:, 0].numpy(), np.stack(want))  # the label follows the box
     assert not torch.equal(draws[0][1], plain[0][1])
+
+
+def test_stabilised_dataset_stills_a_moving_plane_and_its_maps(tmp_path):
+    """A photo panned across the frame: stabilised clips stand still, and every frame's map is frame 0's."""
+    import cv2
+    import skimage.data
+
+    photo = cv2.resize(skimage.data.astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
+    frames = np.stack([np.roll(photo, (i // 6, i // 3), axis=(0, 1))[32:96, 40:104] for i in range(20)])
+    marks = np.stack([_face(1)[0] + (i // 3, i // 6) for i in range(20)]).astype(np.float32)
+    np.save(tmp_path / "pan.npy", marks)
+    rec = VideoRecord(write_video(tmp_path / "pan.mp4", frames, 25.0, crf=10), True, "live", "train", "pan", "s",
+                      tmp_path / "pan.npy")
+    plain, steady = ClipDataset([rec], size=SIZE), ClipDataset([rec], size=SIZE, stabilise=True)
+    change = lambda clip: (clip[1:] - clip[:1])[..., 6:-6, 6:-6].abs().mean().item()
+    for i in range(len(steady)):
+        assert change(steady[i][0]) < 0.4 * change(plain[i][0])
+        maps = steady[i][1]
+        assert (maps[1:] - maps[:1]).abs().max() < 0.1 < (plain[i][1][3] - plain[i][1][0]).abs().max()
+    rigid = ClipDataset([rec], size=SIZE, augment=True, flip=False, jitter=0.0, rigid=1.0, stabilise=True)
+    torch.manual_seed(0)
+    clip, maps, live, _ = rigid[0]  # a planar hard negative is stabilised too, as every clip the model sees
+    assert not live and maps.max() == 0 and change(clip) < 0.05
 
 
 def test_temporal_negatives_keep_single_frames_and_remove_motion():
@@ -389,7 +413,7 @@ def test_training_decreases_loss_and_writes_checkpoints(tmp_path):
         assert (run / name).is_file(), name
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert {"model", "config", "threshold", "metrics", "version"} <= set(ckpt)
-    assert ckpt["config"]["label"] == "position" and ckpt["epoch"] == 4
+    assert ckpt["config"]["label"] == "position" and ckpt["epoch"] == 4 and ckpt["config"]["stabilise"] is False
     assert {"acer", "apcer", "bpcer", "eer", "threshold"} <= set(ckpt["metrics"])
     rebuilt = EulerNet.from_config(ckpt["config"])
     rebuilt.load_state_dict(ckpt["model"])

@@ -13,6 +13,7 @@ import numpy as np
 
 from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, clip_starts
 from fasstream.faces.geometry import crop_frame, face_crop_box
+from fasstream.faces.stabilise import stabilise_clip
 from fasstream.faces.tracking import FaceTracker
 
 __all__ = ["ClipWindow", "clip_windows", "crop_clip", "tracked_windows"]
@@ -65,6 +66,8 @@ def tracked_windows(frames: np.ndarray, tracker: FaceTracker, key=None, max_clip
     return windows
 
 
-def crop_clip(frames: np.ndarray, window: ClipWindow, size: int = 256) -> np.ndarray:
-    """The clip's frames cropped to its box: (4, size, size, 3) uint8."""
-    return np.stack([crop_frame(frames[i], window.box, size) for i in window.frames])
+def crop_clip(frames: np.ndarray, window: ClipWindow, size: int = 256, stabilise: bool = False) -> np.ndarray:
+    """The clip's frames cropped to its box: (4, size, size, 3) uint8; ``stabilise``: warped onto the first
+    (``fasstream.faces.stabilise``), as for a model trained with ``data.stabilise``."""
+    clip = np.stack([crop_frame(frames[i], window.box, size) for i in window.frames])
+    return stabilise_clip(clip)[0] if stabilise else clip

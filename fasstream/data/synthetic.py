@@ -8,6 +8,8 @@ Every frame has exact 68-point landmarks.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -25,8 +27,8 @@ from .synth.families import FAMILIES, SPECIES, resolve
 from .synth.scene import FRAME_SIZE, Identity, make_identity
 from .video import write_video
 
-__all__ = ["FAMILIES", "FRAME_SIZE", "LIVE_SHARE", "SPECIES", "Identity", "assign_splits", "faces",
-           "generate_dataset", "make_identity", "render_video", "video_camera"]
+__all__ = ["FAMILIES", "FRAME_SIZE", "LIVE_SHARE", "SPECIES", "Identity", "assign_splits", "capture_file", "faces",
+           "generate_dataset", "make_identity", "read_capture", "render_video", "video_camera"]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,25 @@ def assign_splits(n_identities: int, seed: int) -> list[str]:
     return splits
 
 
+def capture_file(video_path) -> Path:
+    """Where the capture record of a synthetic video lies: ``<stem>.json`` beside it."""
+    return Path(video_path).with_suffix(".json")
+
+
+def read_capture(video_path) -> dict | None:
+    """The capture record of a synthetic video (family, fps, frames, camera settings), None without one."""
+    path = capture_file(video_path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _make_video(task) -> None:
     identity, family, seed, video_path, landmarks_path = task
     camera = video_camera(seed)
     frames, tracks, fps = render_video(identity, family, seed, camera)
     write_video(video_path, frames, fps, reproducible=True, crf=camera.crf)
     np.save(landmarks_path, tracks)
+    capture_file(video_path).write_text(json.dumps({"family": family, "fps": fps, "frames": len(frames),
+                                                    "camera": dataclasses.asdict(camera)}))
 
 
 def _worker_init() -> None:
@@ -96,7 +111,8 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
     Identity ``i`` is source face ``i mod 2`` with augmentation seed ``(seed, i)``; whole identities
     go to one split. Each identity gets ``videos_per_family`` H.264 ``.mp4`` videos of every attack
     family in ``families`` (default: all of ``FAMILIES``) and ``live_videos`` live ones (default
-    ``LIVE_SHARE * videos_per_family``), each with a landmark file ``.npy (N, 68, 2)`` beside it. A video depends only on its identity,
+    ``LIVE_SHARE * videos_per_family``), each with a landmark file ``.npy (N, 68, 2)`` and its capture
+    record ``.json`` (``read_capture``) beside it. A video depends only on its identity,
     family and index, not on ``workers`` (None or 0: the CPU count; 1 runs in-process) nor on which
     other families are chosen. ``splits`` renders only the identities of those splits (the split of an
     identity does not depend on it). Returns the records written to the CSV.

@@ -64,10 +64,14 @@ def face_crop_box(landmarks, scale: float = 1.3) -> Box:
 
 
 def crop_frame(frame: np.ndarray, box, out: int = 256, pad: str = "zero") -> np.ndarray:
-    """Resample the square ``box`` of an RGB frame to ``(out, out, 3)`` uint8 (bilinear).
+    """Resample the square ``box`` of an RGB frame to ``(out, out, 3)`` uint8 (bilinear, low-passed first).
 
-    Parts of the box outside the frame are filled with zeros (``pad="zero"``) or the nearest
-    edge pixel (``pad="edge"``).
+    A box larger than ``out`` (by a factor f = side / out) is low-passed before it is sampled, so the
+    crop does not alias and moving the box by a fraction of a pixel changes it about as little: its
+    pixels are averaged in k x k blocks (k the integer part of f) and blurred by a Gaussian of sigma
+    ``sqrt(r**2 - 1) / sqrt(6)`` blocks for the rest r = f / k (with the bilinear tap, about the
+    stretched-tent filter of torch's and PIL's anti-aliased resize). Parts of the box outside the
+    frame are filled with zeros (``pad="zero"``) or the nearest edge pixel (``pad="edge"``).
     """
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
@@ -76,7 +80,22 @@ def crop_frame(frame: np.ndarray, box, out: int = 256, pad: str = "zero") -> np.
         raise ValueError(f"pad must be one of {sorted(borders)}, got {pad!r}")
     out = check_size(out)
     x0, y0, side = check_box(box)
+    if side > out:  # the box's pixels and a margin, as float, low-passed; the box in that region's blocks
+        k = int(side / out)
+        sigma = float(np.sqrt((side / out / k) ** 2 - 1) / np.sqrt(6))
+        margin = k * (int(np.ceil(3 * sigma)) + 2)
+        left, top = int(np.floor(x0)) - margin, int(np.floor(y0)) - margin
+        span = k * int(np.ceil((np.ceil(side) + 2 * margin) / k))
+        shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]])
+        frame = cv2.warpAffine(frame, shift, (span, span), flags=cv2.INTER_NEAREST, borderMode=borders[pad],
+                               borderValue=0).astype(np.float32)
+        if k > 1:
+            frame = cv2.resize(frame, (span // k, span // k), interpolation=cv2.INTER_AREA)
+        if sigma > 0.05:
+            frame = cv2.GaussianBlur(frame, (0, 0), sigma)
+        x0, y0, side = (x0 - left) / k, (y0 - top) / k, side / k
     s = out / side
     # forward map frame -> crop, the same affine as to_crop()
     m = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
-    return cv2.warpAffine(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=borders[pad], borderValue=0)
+    crop = cv2.warpAffine(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=borders[pad], borderValue=0)
+    return crop if crop.dtype == np.uint8 else np.clip(np.rint(crop), 0, 255).astype(np.uint8)

@@ -32,6 +32,7 @@ class LoadedModel:
     threshold: float
     version: str
     crop_scale: float
+    stabilise: bool  # clips warped onto their first frame (fasstream.faces.stabilise), as in training
     device: torch.device
     bf16: bool  # bfloat16 autocast
 
@@ -56,7 +57,8 @@ def load_model(path, device: str = "auto", precision: str = "auto") -> LoadedMod
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return LoadedModel(model=model, threshold=float(meta["threshold"]),
                        version=f"{meta.get('version', 'unversioned')}+{digest}",
-                       crop_scale=float(meta["config"].get("crop_scale", 1.3)), device=dev,
+                       crop_scale=float(meta["config"].get("crop_scale", 1.3)),
+                       stabilise=bool(meta["config"].get("stabilise", False)), device=dev,
                        bf16=precision == "bf16" or (precision == "auto" and dev.type == "cuda"))
 
 

@@ -2,7 +2,8 @@
 
 ``FaceCropper`` turns clips into ``(4, size, size, 3)`` crops through one ``fasstream.faces``
 tracker, a track per session (detect on some clips, track between, re-detect when lost; see
-``fasstream.faces.tracking``), with the box calibrated to the training crop. A session that sent
+``fasstream.faces.tracking``), with the box calibrated to the training crop, and stabilised
+(``fasstream.faces.stabilise``) when the model was trained so. A session that sent
 a face box (``x0,y0,size`` header) is cropped with that box as it is; with
 ``face_detector: client`` no detector is loaded and every session must send one.
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from fasstream.data.video import CLIP_INTERVAL
 from fasstream.faces.geometry import check_box, crop_frame
+from fasstream.faces.stabilise import stabilise_clip
 from fasstream.faces.stage import load_tracker
 from fasstream.faces.tracking import FaceTracker, Track
 
@@ -31,15 +33,17 @@ __all__ = ["CropStage", "FaceCropper"]
 
 
 class FaceCropper:
-    """Clips -> face crops of side ``size``; ``tracker`` None serves client face boxes only."""
+    """Clips -> face crops of side ``size`` (``stabilise``: warped onto their first frame, as the model was
+    trained); ``tracker`` None serves client face boxes only."""
 
-    def __init__(self, tracker: FaceTracker | None, size: int = 256):
-        self.tracker, self.size = tracker, size
+    def __init__(self, tracker: FaceTracker | None, size: int = 256, stabilise: bool = False):
+        self.tracker, self.size, self.stabilise = tracker, size, stabilise
 
     @classmethod
-    def from_config(cls, detector: str, device: str, size: int, crop_scale: float) -> FaceCropper:
+    def from_config(cls, detector: str, device: str, size: int, crop_scale: float,
+                    stabilise: bool = False) -> FaceCropper:
         """The cropper of a worker's ``face_detector`` (``client``: no detector) on ``device``."""
-        return cls(None if detector == "client" else load_tracker(detector, device, crop_scale), size)
+        return cls(None if detector == "client" else load_tracker(detector, device, crop_scale), size, stabilise)
 
     def load(self) -> None:
         """Load the detector's weights now (warm-up), not on the first clip."""
@@ -66,8 +70,11 @@ class FaceCropper:
             boxes = [t.box for t, _, _ in items]
         else:
             boxes = self.tracker.boxes(items)
-        return [None if box is None else np.stack([crop_frame(f, box, self.size) for f in frames])
-                for box, (_, frames, _) in zip(boxes, items)]
+        return [None if box is None else self._crop(frames, box) for box, (_, frames, _) in zip(boxes, items)]
+
+    def _crop(self, frames: np.ndarray, box) -> np.ndarray:
+        clip = np.stack([crop_frame(f, box, self.size) for f in frames])
+        return stabilise_clip(clip)[0] if self.stabilise else clip
 
     def __call__(self, frames: np.ndarray, box=None) -> np.ndarray | None:
         """One clip's crops with a fresh track (``box``: a fixed crop box); None without a face."""

@@ -46,6 +46,7 @@ class DataConfig:
     fold: int = 0                # OULU-NPU fold 1-6 for protocols 3 and 4 (leave one phone out); 0 for 1 and 2
     cache: str = ""              # `fasstream label` cache folder to take landmarks from; empty: the CSV's .npy files
     crop_scale: float = 1.3      # face box side relative to the landmarks' extent
+    stabilise: bool = False      # warp each clip's frames onto its first (faces/stabilise.py); kept in the checkpoint
     clips_per_video: int = 0     # training clips kept per video, evenly spaced; 0 keeps all
     flip: bool = True            # random horizontal flip of clip and maps
     jitter: float = 0.1          # colour jitter strength (brightness, contrast, saturation); 0 turns it off
@@ -113,6 +114,8 @@ class TrainConfig:
             need(0 <= value <= 0.1, f"data.{key}", value, "use a number in [0, 0.1] (the stored margin holds 1.25x)")
         need(self.data.box_zoom + 2 * self.data.box_shift <= 0.25, "data.box_shift + data.box_zoom",
              (self.data.box_shift, self.data.box_zoom), "keep box_zoom + 2 * box_shift <= 0.25 (the stored margin)")
+        need(not (self.data.stabilise and (self.data.box_shift or self.data.box_zoom)), "data.stabilise",
+             self.data.stabilise, "turn data.box_shift and data.box_zoom off: stabilised clips are not reframed")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
         need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
              "data.still + data.rigid", (self.data.still, self.data.rigid),

@@ -20,6 +20,7 @@ from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
 from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
+from fasstream.faces.stabilise import stabilise_clip, stabilised_landmarks
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
 from fasstream.train.capture import degrade_clip
@@ -42,6 +43,12 @@ def colour_jitter(clip: torch.Tensor, strength: float) -> torch.Tensor:
     return ((clip - gray) * s + gray).clamp_(0, 1)
 
 
+def _stabilised(clip: torch.Tensor) -> torch.Tensor:
+    """``stabilise_clip`` of a float clip (T, 3, H, W) in [0, 1]."""
+    frames = (clip * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return torch.from_numpy(stabilise_clip(frames)[0]).permute(0, 3, 1, 2).float().div_(255)
+
+
 class ClipDataset(Dataset):
     """Clips of ``records`` with their ``label`` maps; item i is ``(clip, maps, live, i)``.
 
@@ -53,6 +60,8 @@ class ClipDataset(Dataset):
     and turns a live clip into a temporal hard negative (``fasstream.train.temporal``) with
     probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live;
     then any clip, with probability ``capture``, goes through a random capture (``degrade_clip``).
+    ``stabilise`` warps every clip's frames onto its first (``fasstream.faces.stabilise``; a rigid hard
+    negative after it is made), with the label maps drawn where the face then is.
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
     """
@@ -60,7 +69,8 @@ class ClipDataset(Dataset):
     def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
-                 rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0):
+                 rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0,
+                 stabilise: bool = False):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
@@ -68,7 +78,9 @@ class ClipDataset(Dataset):
         self.label, self.size, self.crop_scale = label, size, crop_scale
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
         self.still, self.rigid, self.capture = still, rigid, capture
-        self.box_shift, self.box_zoom = box_shift, box_zoom
+        self.box_shift, self.box_zoom, self.stabilise = box_shift, box_zoom, stabilise
+        if stabilise and self.augment and (box_shift or box_zoom):
+            raise ValueError("stabilised clips are not reframed: turn box_shift and box_zoom off")
         self.stored = margin_size(size) if augment and (box_shift or box_zoom) else size
         self.cache = cache
         frames, maps = [], []
@@ -118,9 +130,13 @@ class ClipDataset(Dataset):
         make_map = LABELS[self.label]
         out = []
         for w in windows:
-            maps = np.stack([make_map(p, w.box, size=self.size // 8, live=rec.live) for p in w.landmarks])
             stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
-            out.append((crop_clip(video, stored, self.stored), np.round(maps * 255).astype(np.uint8), w))
+            crop = crop_clip(video, stored, self.stored)
+            if self.stabilise:  # the maps follow the face where stabilisation moved it
+                crop, homographies = stabilise_clip(crop)
+                w = replace(w, landmarks=stabilised_landmarks(w.landmarks, homographies, w.box, self.size))
+            maps = np.stack([make_map(p, w.box, size=self.size // 8, live=rec.live) for p in w.landmarks])
+            out.append((crop, np.round(maps * 255).astype(np.uint8), w))
         if not out:
             raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
         return out
@@ -148,6 +164,8 @@ class ClipDataset(Dataset):
                 draw = float(torch.rand(()))
                 if draw < self.still + self.rigid:
                     clip = freeze_clip(clip) if draw < self.still else rigid_clip(clip)
+                    if draw >= self.still and self.stabilise:  # as every clip the model sees
+                        clip = _stabilised(clip)
                     maps, live = torch.zeros_like(maps), False
             if self.capture and torch.rand(()) < self.capture:
                 clip = degrade_clip(clip)
@@ -179,7 +197,8 @@ def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
 
 def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
     """The recipe's (train, dev) clip sets: train augmented and capped at clips_per_video, dev with every clip."""
-    common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache)
+    common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache,
+                  stabilise=cfg.data.stabilise)
     if cfg.data.exclude_families:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,

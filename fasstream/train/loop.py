@@ -215,7 +215,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
                 history.append(record)
                 _log_line(out / "log.jsonl", record)
                 ckpt = {"model": model.state_dict(), "config": {**model.config, "label": cfg.label,
-                        "crop_scale": cfg.data.crop_scale, "recipe": cfg.to_dict()},
+                        "crop_scale": cfg.data.crop_scale, "stabilise": cfg.data.stabilise,
+                        "recipe": cfg.to_dict()},
                         "threshold": metrics["threshold"], "metrics": metrics, "version": fasstream.__version__,
                         "epoch": epoch, "optimizer": opt.state_dict(), "rng": rng, "history": history,
                         "best_acer": best}

@@ -1,11 +1,14 @@
 """The capture chain every species shares, live included: one randomised camera per video.
 
-The camera frames the square scene at some aspect ratio and resolution (128-320 px short side), lets
-exposure drift and the light move, applies white balance and a tone curve, a fixed blur (focus or
-motion), sometimes a soft sensor (the frame sampled coarser and scaled up, as by digital zoom),
-signal-dependent or Gaussian sensor noise (fresh every frame, sometimes spatially correlated),
-quantises to uint8 and picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter
-is drawn from the same distribution for every species, so no per-frame statistic tells a live video from a ``still`` or ``rigid`` one.
+The camera stands still or is held in the hand (then it shakes, pans, tilts and zooms a little and the
+whole scene moves with it: live faces are filmed by moving cameras as often as attacks are), frames
+the square scene at some aspect ratio and resolution (128-320 px short side), lets exposure drift and
+the light move, applies white balance and a tone curve, a fixed blur (focus or motion), sometimes a
+soft sensor (the frame sampled coarser and scaled up, as by digital zoom), signal-dependent or
+Gaussian sensor noise (fresh every frame, sometimes spatially correlated), quantises to uint8 and
+picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter is drawn from the same
+distribution for every species, so no per-frame statistic tells a live video from a ``still`` or
+``rigid`` one, and no camera motion does either.
 """
 from __future__ import annotations
 
@@ -14,10 +17,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fasstream.data import faces
 from fasstream.data.synth.scene import grid, wave
+from fasstream.data.synth.viewpoint import camera_path, pose_homography
 
 ASPECTS = (1.0, 4 / 3, 3 / 4, 5 / 4, 4 / 5)
 """Width / height of the captured frame (the scene is square; the camera crops to these)."""
+
+HANDHELD_SHARE = 0.65
+"""Share of cameras held in the hand; the others stand still."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Camera:
     width: int
     height: int
     crf: int                     # H.264 constant rate factor the video is encoded with
+    handheld: float = 0.0        # amount of the camera's own motion (viewpoint.camera_path); 0: on a stand
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "Camera":
@@ -61,6 +70,7 @@ class Camera:
             soft=float(rng.uniform(0.5, 0.85)) if rng.random() < 0.25 else 1.0,
             width=width, height=height,
             crf=int(rng.integers(16, 37)),
+            handheld=float(rng.uniform(0.3, 1.2)) if rng.random() < HANDHELD_SHARE else 0.0,
         )
 
     def _window(self, tracks: np.ndarray, size: int) -> tuple[int, int, int, int]:
@@ -70,6 +80,15 @@ class Camera:
         lo, hi = np.nanmin(tracks, axis=(0, 1)), np.nanmax(tracks, axis=(0, 1))
         x0, y0 = (int(np.clip(round((lo[a] + hi[a]) / 2 - e / 2), 0, size - e)) for a, e in ((0, w), (1, h)))
         return x0, y0, w, h
+
+    def _viewpoints(self, rng: np.random.Generator, n: int, fps: float, size: int) -> list[np.ndarray] | None:
+        """Per-frame homographies of a hand-held camera over the scene (zoomed in so no edge shows), or None."""
+        if not self.handheld:
+            return None
+        path = camera_path(rng, n, fps, self.handheld)
+        base = 1.04 + 0.08 * self.handheld
+        return [pose_homography((size, size), size, base * path["zoom"][i], (path["x"][i], path["y"][i]),
+                                path["yaw"][i], path["pitch"][i], path["roll"][i]) for i in range(n)]
 
     def _blur_kernel(self) -> np.ndarray:
         length = max(int(np.ceil(self.blur)) * 2 + 1, 3)
@@ -89,14 +108,20 @@ class Camera:
         gains = 1 + wave(rng, times, self.exposure, 0.1, 0.5)
         turn = rng.uniform(0, 2 * np.pi) + wave(rng, times, 0.6, 0.1, 0.4)
         gx, gy = grid(size)
-        x0, y0, w, h = self._window(tracks, size)
         balance = np.asarray(self.white_balance, np.float32)
         kernel = self._blur_kernel() if self.blur else None
         sensor = (max(2, round(self.width * self.soft)), max(2, round(self.height * self.soft)))
         cv2.setRNGSeed(int(rng.integers(2**31)))  # cv2.randn is several times faster than numpy's normal
+        views = self._viewpoints(rng, n, fps, size)
+        if views is not None:
+            tracks = np.stack([faces.project(view, points) for view, points in zip(views, tracks)])
+        x0, y0, w, h = self._window(tracks, size)
         noise = np.empty((sensor[1], sensor[0], 3), np.float32)
         out = np.empty((n, self.height, self.width, 3), np.uint8)
         for i, frame in enumerate(frames):
+            if views is not None:
+                frame = cv2.warpPerspective(frame, views[i], (size, size), flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REFLECT_101)
             light = 1 + self.light * ((gx - size / 2) * np.cos(turn[i]) + (gy - size / 2) * np.sin(turn[i])) / size
             lit = frame * (balance * float(gains[i])) * light[..., None]
             image = cv2.resize(lit[y0:y0 + h, x0:x0 + w], sensor,

@@ -12,22 +12,7 @@ import numpy as np
 
 from fasstream.data import faces
 from fasstream.data.synth.scene import Identity, background, desaturate, grid, wave
-
-
-def pose_homography(plane: tuple[int, int], size: int, scale: float, offset, yaw: float, pitch: float,
-                    roll: float) -> np.ndarray:
-    """Homography of a planar object ``plane`` = (w, h) px seen by a pinhole camera, angles in degrees."""
-    focal = 1.2 * size
-    ry, rx, rz = np.radians([yaw, pitch, roll])
-    rot_y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
-    rot_x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
-    rot_z = np.array([[np.cos(rz), -np.sin(rz), 0], [np.sin(rz), np.cos(rz), 0], [0, 0, 1]])
-    rot = rot_z @ rot_y @ rot_x
-    depth = focal / scale
-    shift = np.array([offset[0] * depth / focal, offset[1] * depth / focal, depth])
-    camera = np.array([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]])
-    centre = np.array([[1, 0, -plane[0] / 2], [0, 1, -plane[1] / 2], [0, 0, 1]])
-    return camera @ np.column_stack([rot[:, 0], rot[:, 1], shift]) @ centre
+from fasstream.data.synth.viewpoint import pose_homography
 
 
 def hand_held(rng: np.random.Generator, n: int, fps: float, plane: tuple[int, int], size: int,

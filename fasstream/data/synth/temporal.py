@@ -14,8 +14,8 @@ import numpy as np
 
 from fasstream.data import faces
 from fasstream.data.synth.live import render_live
-from fasstream.data.synth.prints import pose_homography
-from fasstream.data.synth.scene import Identity, similarity, wave
+from fasstream.data.synth.scene import Identity, similarity
+from fasstream.data.synth.viewpoint import camera_path, pose_homography
 
 HOLD_FRAMES = (10, 20)
 """Shortest and longest hold of ``still-pause``, in frames."""
@@ -50,26 +50,11 @@ def render_still_pause(ident: Identity, rng: np.random.Generator, n: int, fps: f
     return [scene[k] for k in index], tracks[index]
 
 
-def _camera_path(rng: np.random.Generator, n: int, fps: float, amount: float) -> dict[str, np.ndarray]:
-    """Smooth pan (px), roll and tilt (degrees), zoom (relative) and a faster shake of a moving camera."""
-    times = np.arange(n) / fps
-    trend = rng.uniform(-0.06, 0.08) * times / max(times[-1], 1e-6)  # a slow zoom in or out
-    shake_hz = rng.uniform(3, 8)
-    shake = rng.uniform(0.2, 1.0) * amount
-    return {
-        "x": wave(rng, times, 4.0 * amount) + shake * np.sin(2 * np.pi * shake_hz * times + rng.uniform(0, 6.3)),
-        "y": wave(rng, times, 4.0 * amount) + shake * np.cos(2 * np.pi * shake_hz * times + rng.uniform(0, 6.3)),
-        "roll": wave(rng, times, 2.0 * amount),
-        "yaw": wave(rng, times, 4.0 * amount), "pitch": wave(rng, times, 4.0 * amount),
-        "zoom": 1 + trend + wave(rng, times, 0.015 * amount),
-    }
-
-
 def render_rigid_plane(ident: Identity, rng: np.random.Generator, n: int, fps: float):
     """One live frame moved as a plane: pan, roll, perspective, zoom and shake."""
     scene, tracks, j = live_source(ident, rng, n, fps)
     size = ident.image.shape[0]
-    path = _camera_path(rng, n, fps, rng.uniform(0.6, 1.2))
+    path = camera_path(rng, n, fps, rng.uniform(0.6, 1.2))
     base = rng.uniform(1.08, 1.14)  # zoomed in far enough that the photo's edges never show
     frames, out = [], np.empty((n, 68, 2), np.float32)
     for i in range(n):
@@ -92,7 +77,7 @@ def render_rigid_layers(ident: Identity, rng: np.random.Generator, n: int, fps: 
                        cv2.resize(hole, (size // 2, size // 2), interpolation=cv2.INTER_NEAREST), 5, cv2.INPAINT_TELEA)
     plate = cv2.GaussianBlur(cv2.resize(half, (size, size)).astype(np.float32), (0, 0), 1.5)
     plate = np.where(hole[..., None] > 0, plate, still)
-    near = _camera_path(rng, n, fps, rng.uniform(0.6, 1.2))
+    near = camera_path(rng, n, fps, rng.uniform(0.6, 1.2))
     depth_ratio = rng.uniform(0.2, 0.6)  # the background moves this much of the head's motion
     centre = points.mean(0)
     base = rng.uniform(1.06, 1.1)
