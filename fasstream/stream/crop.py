@@ -23,9 +23,9 @@ from typing import Callable
 
 import numpy as np
 
+from fasstream.data.faceclips import ClipWindow, crop_clip
 from fasstream.data.video import CLIP_INTERVAL
-from fasstream.faces.geometry import check_box, crop_frame
-from fasstream.faces.stabilise import stabilise_clip
+from fasstream.faces.geometry import check_box
 from fasstream.faces.stage import load_tracker
 from fasstream.faces.tracking import FaceTracker, Track
 
@@ -70,11 +70,8 @@ class FaceCropper:
             boxes = [t.box for t, _, _ in items]
         else:
             boxes = self.tracker.boxes(items)
-        return [None if box is None else self._crop(frames, box) for box, (_, frames, _) in zip(boxes, items)]
-
-    def _crop(self, frames: np.ndarray, box) -> np.ndarray:
-        clip = np.stack([crop_frame(f, box, self.size) for f in frames])
-        return stabilise_clip(clip)[0] if self.stabilise else clip
+        return [None if box is None else crop_clip(frames, ClipWindow(np.arange(len(frames)), box), self.size,
+                                                   self.stabilise) for box, (_, frames, _) in zip(boxes, items)]
 
     def __call__(self, frames: np.ndarray, box=None) -> np.ndarray | None:
         """One clip's crops with a fresh track (``box``: a fixed crop box); None without a face."""
