@@ -1,4 +1,5 @@
 """Tests of fasstream.eval: metrics against sklearn and hand-computed values, reports and figures."""
+import csv
 import json
 import statistics
 import subprocess
@@ -255,6 +256,27 @@ def test_write_report_single_and_folds(tmp_path):
     assert f"{100 * acer['mean']:.2f} ± {100 * acer['std']:.2f}" in results_markdown(folds)
     with pytest.raises(ValueError, match="results must be an Evaluation"):
         results_markdown({"acer": 0.1})
+
+
+def test_scores_csv_reproduces_the_rates(tmp_path):
+    rng = np.random.default_rng(5)
+    dev, test = random_evaluation(rng, 1.5).dev.scores, random_evaluation(rng, 1.5).test.scores
+    live_ids = test.ids[test.live]
+    frozen = ScoreSet(rng.normal(0.0, 1.0, live_ids.size), np.ones(live_ids.size, bool),
+                      np.full(live_ids.size, "live", dtype=object), live_ids)
+    ev = evaluate(dev, test, frozen)
+    path = write_report(ev, tmp_path)["scores.csv"]
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(dev) + len(test)
+    t = [r for r in rows if r["split"] == "test"]
+    for species in ("print", "replay"):
+        mine = [r for r in t if r["group"] == species]
+        assert sum(int(r["accepted"]) for r in mine) / len(mine) == pytest.approx(ev.test.rates.apcer[species])
+    live = [r for r in t if r["live"] == "1"]
+    assert 1 - sum(int(r["accepted"]) for r in live) / len(live) == pytest.approx(ev.test.rates.bpcer)
+    assert sum(int(r["frozen_accepted"]) for r in live) / len(live) == pytest.approx(ev.test.still.apcer)
+    assert all(r["frozen_score"] == "" for r in rows if r["split"] == "dev" or r["live"] == "0")
 
 
 def test_metrics_do_not_import_matplotlib():

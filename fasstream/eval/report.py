@@ -1,4 +1,5 @@
-"""Results tables (markdown and JSON) and the report folder: results.md, results.json and figures.
+"""Results tables (markdown and JSON), per-video scores (CSV) and the report folder: results.md,
+results.json, scores.csv and figures.
 
 ``results`` is one :class:`Evaluation`, a sequence of them for a protocol with folds (OULU-NPU
 3 and 4), summarised as mean ± std over the folds, or a sequence of :class:`HeldOutFold` for the
@@ -6,6 +7,7 @@ leave-one-family-out protocol, summarised as per-family APCER and mean ± std ov
 """
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Sequence, Union
@@ -141,9 +143,32 @@ def results_markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+SCORE_COLUMNS = ("fold", "split", "video_id", "live", "group", "score", "accepted", "frozen_score", "frozen_accepted")
+
+
+def write_scores(named: list[tuple[str, Evaluation]], path: Path) -> Path:
+    """One CSV row per scored video and fold: its split, label, group (species or family), score, whether
+    it was accepted at the fold's dev threshold and, for test live videos under the still probe, the same
+    for its frozen version (blank otherwise)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        rows = csv.writer(f)
+        rows.writerow(SCORE_COLUMNS)
+        for name, e in named:
+            for split in SPLITS:
+                result = getattr(e, split)
+                frozen = {} if result.still is None else dict(zip(map(str, result.still.ids), result.still.frozen))
+                s = result.scores
+                for vid, live, group, score in zip(s.ids, s.live, s.species, s.scores):
+                    held = frozen.get(str(vid))
+                    rows.writerow([name, split, vid, int(live), group, f"{score:.6f}", int(score >= e.threshold),
+                                   "" if held is None else f"{held:.6f}",
+                                   "" if held is None else int(held >= e.threshold)])
+    return path
+
+
 def write_report(results: Results, out_dir) -> dict[str, Path]:
-    """Write results.md, results.json, ROC and DET curves, score histograms and, where the still probe
-    ran, still_probe.png into ``out_dir``.
+    """Write results.md, results.json, scores.csv (every video's score, see :func:`write_scores`), ROC and
+    DET curves, score histograms and, where the still probe ran, still_probe.png into ``out_dir``.
 
     Returns the written files by name. For folds, the ROC, DET and still-probe figures overlay the test
     split of every fold (named by number, or by held-out family) and there is one histogram per fold and split.
@@ -163,6 +188,7 @@ def write_report(results: Results, out_dir) -> dict[str, Path]:
         named = ([(f.family, f.evaluation) for f in folds] if _held_out(folds)
                  else [(f"fold {i + 1}", f) for i, f in enumerate(folds)])
         curves = {f"{name} test": e.test.scores for name, e in named}
+    written["scores.csv"] = write_scores(named, out / "scores.csv")
     hists = {}
     for name, e in named:
         for s in SPLITS:
