@@ -427,7 +427,8 @@ def main() -> None:
     parser.add_argument("--video-dir", type=Path, help="benchmark the videos (and boxes.json) of --save-videos")
     parser.add_argument("--save-videos", type=Path, metavar="DIR",
                         help="write the synthetic videos and their client face boxes to DIR, then exit")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("bench_pipeline.json"))
+    parser.add_argument("--out", type=Path, default=Path("out/bench_pipeline.json"),
+                        help="JSON results file (default: %(default)s)")
     args = parser.parse_args()
     if args.client_boxes:
         args.face_detector = "client"
@@ -528,6 +529,7 @@ def main() -> None:
               f"{half['p99_ms'] / (2 * ceiling['session_ms']):.2f} x (2 x a session's model-only time, "
               f"{2 * ceiling['session_ms']:.0f} ms) = {half['p99_ms'] / (2 * work['session_ms']):.2f} x (2 x its "
               f"work, the stages alone one after another, {2 * work['session_ms']:.0f} ms)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),

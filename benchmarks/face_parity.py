@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help="also score the videos through a real worker")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("face_parity.json"))
+    parser.add_argument("--out", type=Path, default=Path("out/face_parity.json"),
+                        help="JSON results file (default: %(default)s)")
     args = parser.parse_args()
 
     records = [r for r in read_layout_csv(args.data) if r.split == args.split]
@@ -198,6 +199,7 @@ def main() -> None:
                   f"{row['videos_without_face']:>9d} of {row['videos']}")
         print(f"  {name:<12} {r['ms_per_frame_full_detection']:.1f} ms per frame (full detection, "
               f"torch threads {torch.get_num_threads()})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"\nwrote {args.out}")
 
