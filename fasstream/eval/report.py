@@ -160,9 +160,9 @@ def write_scores(named: list[tuple[str, Evaluation]], path: Path) -> Path:
                 s = result.scores
                 for vid, live, group, score in zip(s.ids, s.live, s.species, s.scores):
                     held = frozen.get(str(vid))
+                    held_cells = ["", ""] if held is None else [f"{held:.6f}", int(held >= e.threshold)]
                     rows.writerow([name, split, vid, int(live), group, f"{score:.6f}", int(score >= e.threshold),
-                                   "" if held is None else f"{held:.6f}",
-                                   "" if held is None else int(held >= e.threshold)])
+                                   *held_cells])
     return path
 
 
