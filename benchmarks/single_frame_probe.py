@@ -6,7 +6,7 @@ For every video of the train and test splits it takes face crops of single frame
 every clip, cropped as training crops them) and trains two single-frame classifiers on the train
 split: a logistic regression on per-frame statistics (colour mean and spread, sensor-noise residual,
 sharpness, high-frequency energy) and a small CNN on the crops. It reports their test AUC for live
-against each attack species. ``still`` and ``rigid`` are built so that only time separates them from
+against each attack species (``--by family``: each attack family). ``still`` and ``rigid`` are built so that only time separates them from
 live: their AUC should sit near 0.5, while the per-frame species (print, replay, animated) show that
 the probe itself can separate what one frame does reveal. Writes probe.json and probe.png to --out.
 """
@@ -31,16 +31,17 @@ from fasstream.data.records import read_layout_csv
 from fasstream.data.video import read_video
 
 
-def frame_crops(records, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """First-frame crops (K, size, size, 3) uint8 of every clip, their live flags and species."""
-    crops, live, species = [], [], []
+def frame_crops(records, size: int, by: str = "species") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """First-frame crops (K, size, size, 3) uint8 of every clip, their live flags and groups (the
+    records' ``by``: species or family)."""
+    crops, live, groups = [], [], []
     for rec in tqdm(records, desc="crops", unit="video"):
         frames, _ = read_video(rec.path)
         for window in clip_windows(np.load(rec.landmarks)):
             crops.append(crop_clip(frames, window, size)[0])
             live.append(rec.live)
-            species.append(rec.species)
-    return np.stack(crops), np.asarray(live), species
+            groups.append(getattr(rec, by))
+    return np.stack(crops), np.asarray(live), groups
 
 
 def statistics(crops: np.ndarray) -> np.ndarray:
@@ -96,12 +97,12 @@ def cnn_scores(model: nn.Module, crops: np.ndarray) -> np.ndarray:
     return torch.cat([model(b)[:, 0] for b in x.split(128)]).numpy()
 
 
-def aucs(scores: np.ndarray, live: np.ndarray, species: list[str]) -> dict[str, float]:
-    """AUC of live against each attack species (0.5: chance; 1: one frame separates them)."""
-    species = np.asarray(species)
+def aucs(scores: np.ndarray, live: np.ndarray, groups: list[str]) -> dict[str, float]:
+    """AUC of live against each attack group (0.5: chance; 1: one frame separates them)."""
+    groups = np.asarray(groups)
     out = {}
-    for name in sorted(set(species[~live])):
-        keep = live | (species == name)
+    for name in sorted(set(groups[~live])):
+        keep = live | (groups == name)
         out[name] = float(roc_auc_score(live[keep], scores[keep]))
     return out
 
@@ -112,30 +113,32 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="crop side in pixels (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=8, help="CNN epochs (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by", choices=["species", "family"], default="species",
+                        help="report AUC per attack species or per attack family (default %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("runs/probe"))
     args = parser.parse_args()
     records = read_layout_csv(args.data)
-    train = frame_crops([r for r in records if r.split == "train"], args.size)
-    test = frame_crops([r for r in records if r.split == "test"], args.size)
+    train = frame_crops([r for r in records if r.split == "train"], args.size, args.by)
+    test = frame_crops([r for r in records if r.split == "test"], args.size, args.by)
     stats = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
     stats.fit(statistics(train[0]), train[1])
     cnn = train_cnn(train[0], train[1], args.epochs, args.seed)
     test_cnn = cnn_scores(cnn, test[0])
-    result = {"data": str(args.data), "size": args.size, "train_frames": len(train[1]), "test_frames": len(test[1]),
+    result = {"data": str(args.data), "size": args.size, "by": args.by, "train_frames": len(train[1]), "test_frames": len(test[1]),
               "auc_statistics": aucs(stats.decision_function(statistics(test[0])), test[1], test[2]),
               "auc_cnn": aucs(test_cnn, test[1], test[2])}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "probe.json").write_text(json.dumps(result, indent=2))
-    print(f"{'species':<10} {'AUC statistics':>15} {'AUC CNN':>8}   (live vs species, test split, one frame)")
+    print(f"{args.by:<16} {'AUC statistics':>15} {'AUC CNN':>8}   (live vs {args.by}, test split, one frame)")
     for name in result["auc_cnn"]:
-        print(f"{name:<10} {result['auc_statistics'][name]:>15.3f} {result['auc_cnn'][name]:>8.3f}")
+        print(f"{name:<16} {result['auc_statistics'][name]:>15.3f} {result['auc_cnn'][name]:>8.3f}")
 
     from matplotlib.figure import Figure
     fig = Figure(figsize=(7, 3.5), layout="constrained")
     ax = fig.subplots()
-    species = np.asarray(test[2])
+    groups = np.asarray(test[2])
     for name in ["live", *result["auc_cnn"]]:
-        ax.hist(test_cnn[species == name], bins=30, histtype="step", density=True, label=name)
+        ax.hist(test_cnn[groups == name], bins=30, histtype="step", density=True, label=name)
     ax.set(title="single-frame CNN scores on test frames (high = live)", xlabel="logit", ylabel="density")
     ax.legend()
     fig.savefig(args.out / "probe.png", dpi=100)
