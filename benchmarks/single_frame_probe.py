@@ -6,9 +6,9 @@ For every video of the train and test splits it takes face crops of single frame
 every clip, cropped as training crops them) and trains two single-frame classifiers on the train
 split: a logistic regression on per-frame statistics (colour mean and spread, sensor-noise residual,
 sharpness, high-frequency energy) and a small CNN on the crops. It reports their test AUC for live
-against each attack species (``--by family``: each attack family). ``still`` and ``rigid`` are built so that only time separates them from
-live: their AUC should sit near 0.5, while the per-frame species (print, replay, animated) show that
-the probe itself can separate what one frame does reveal. Writes probe.json and probe.png to --out.
+against each attack species (``--by family``: each attack family). ``still`` and ``rigid`` are built
+so that only time separates them from live: their AUC should sit near 0.5, while the per-frame species
+(print, replay, animated) show that the probe itself can separate what one frame does reveal. Writes probe.json and probe.png to --out.
 """
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def main() -> None:
     stats.fit(statistics(train[0]), train[1])
     cnn = train_cnn(train[0], train[1], args.epochs, args.seed)
     test_cnn = cnn_scores(cnn, test[0])
-    result = {"data": str(args.data), "size": args.size, "by": args.by, "train_frames": len(train[1]), "test_frames": len(test[1]),
+    result = {"data": str(args.data), "size": args.size, "by": args.by,
+              "train_frames": len(train[1]), "test_frames": len(test[1]),
               "auc_statistics": aucs(stats.decision_function(statistics(test[0])), test[1], test[2]),
               "auc_cnn": aucs(test_cnn, test[1], test[2])}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,7 @@ def _animated_portrait(image: np.ndarray, frames: int, zoom_per_frame: float, pa
 
 
 @pytest.mark.xfail(strict=True, reason="the committed model accepts the astronaut zoomed (0.325 at threshold 0.236), "
-                   "zoomed fast and zoomed with a pan; a retrain with rigid hard negatives is under way (issue #10)")
+                   "zoomed fast and zoomed with a pan; passes once a retrain rejects them (issue #10)")
 def test_committed_model_rejects_portraits_animated_by_zoom_and_pan(tmp_path):
     # outside the generator: no face model, no capture, no sensor; only the portrait moved as a plane.
     # The issue measured the model of a50c085 accepting the astronaut slowly zoomed (0.43, threshold 0.29).
