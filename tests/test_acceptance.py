@@ -23,10 +23,10 @@ from fasstream.eval.scoring import VideoScorer
 from fasstream.model.checkpoint import load_checkpoint
 
 MODEL = Path(__file__).resolve().parents[1] / "pipelines" / "models" / "tiny.pt"
-# measured 29.17%: every attack of nine families rejected, 6 of 12 replay-phone accepted, 3 of 36 live lost (EER 5.7%);
+# ACER by species measured 11.11%: 4 of 24 replays (phone) and 1 of 24 rigid accepted, 2 of 36 live lost (EER 3.5%);
 # the issue's target is 2% (docs/training.md: why it is not met)
-ACER_BOUND = 0.30
-BPCER_BOUND = 0.10  # measured 8.33%
+ACER_BOUND = 0.15
+BPCER_BOUND = 0.09  # measured 5.56%
 HANDHELD_LIVE_BOUND = 0.85  # share of hand-held live test videos accepted; measured 23 of 25
 TEST_COUNTS = {"live": 36, "print": 24, "replay": 24, "animated": 24, "still": 24, "rigid": 24}
 
@@ -64,15 +64,14 @@ def _animated_portrait(image: np.ndarray, frames: int, zoom_per_frame: float, pa
     return np.stack(out)
 
 
-@pytest.mark.xfail(strict=True, reason="the committed model accepts the astronaut zoomed (0.325 at threshold 0.236), "
-                   "zoomed fast and zoomed with a pan; passes once a retrain rejects them (issue #10)")
 def test_committed_model_rejects_portraits_animated_by_zoom_and_pan(tmp_path):
     # outside the generator: no face model, no capture, no sensor; only the portrait moved as a plane.
-    # The issue measured the model of a50c085 accepting the astronaut slowly zoomed (0.43, threshold 0.29).
+    # The issue measured the model of a50c085 accepting the astronaut slowly zoomed (0.43, threshold 0.29);
+    # the model of 2026-12-04 (4-channel stem) accepted 3 of these 8. Measured: 0.013-0.085, threshold 0.1165.
     motions = {"zoom": (0.0015, 0.0), "fast zoom": (0.004, 0.0), "pan": (0.0, 0.6), "zoom and pan": (0.0015, 0.4)}
     videos = [write_video(tmp_path / f"{name}-{motion.replace(' ', '-')}.mp4",
                           _animated_portrait(image, 75, *motions[motion]), 25.0)
               for name, (image, _) in source_faces().items() for motion in motions]
     assert main(["verify", *map(str, videos), "--json", str(tmp_path / "verify.json")]) == 0
     results = json.loads((tmp_path / "verify.json").read_text())["results"]
-    assert [r["decision"] for r in results] == ["attack"] * len(videos), [(r["video"], r["score"]) for r in results]
+    assert [r["decision"] for r in results] == ["spoof"] * len(videos), [(r["video"], r["score"]) for r in results]

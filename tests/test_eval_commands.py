@@ -58,6 +58,12 @@ def test_checkpoint_errors(tmp_path):
     torch.save(ckpt, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="weights do not fit"):
         load_checkpoint(tmp_path / "mismatch.pt")
+    ckpt = torch.load(tmp_path / "tiny.pt", weights_only=True)  # a tiny model of before 2026-12-05: a 4-channel stem
+    ckpt["model"]["stem.0.weight"] = ckpt["model"]["stem.0.weight"][:4]
+    torch.save(ckpt, tmp_path / "old-preset.pt")
+    with pytest.raises(CheckpointError, match=r"stem\.0\.weight \(4, 3, 3, 3\) in the file, \(8, 3, 3, 3\) here.*"
+                                              r"another version of the 'tiny' preset"):
+        load_checkpoint(tmp_path / "old-preset.pt")
 
 
 def test_video_score_is_mean_of_clip_map_means(dataset, tmp_path):
@@ -89,6 +95,8 @@ def test_verify_scores_videos_and_reports_bad_ones(dataset, tmp_path, capsys):
     results = json.loads(out_json.read_text())["results"]
     assert [r.get("decision") for r in results] == ["live", "live", None]
     assert "error" in results[2] and results[0]["clips"] > 0
+    assert main(["verify", str(records[0].path), "--model", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt does not exist. Fix:" in capsys.readouterr().err
 
 
 def test_eval_writes_report_with_dev_threshold(dataset, tmp_path, capsys):

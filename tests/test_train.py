@@ -124,7 +124,7 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\nepoch: 3\n", [], r"unknown key epoch\. Fix: .*epochs"),
     ("data: {path: x.csv, sorce: csv}\n", [], r"unknown key data\.sorce"),
     ("data: {path: x.csv}\nepochs: ten\n", [], r"epochs must be an integer, got 'ten' \(str\)\. Fix: write epochs as an integer"),
-    ("data: {path: x.csv}\nmodel: {width: huge}\n", [], r"model\.width='huge'.*Fix: use one of tiny, base"),
+    ("data: {path: x.csv}\nmodel: {width: huge}\n", [], r"model\.width='huge'.*Fix: use one of base, tiny"),
     ("data: {path: x.csv}\nlabel: depths\n", [], r"label='depths'.*depth"),
     ("data: {path: x.csv}\n", ["lr=-1"], r"lr=-1\.0 is invalid"),
     ("data: {path: x.csv}\n", ["model.fcam=maybe"], r"model\.fcam must be true or false"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from fasstream.data.video import VideoError
@@ -35,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from fasstream.eval.scoring import VideoScorer
     from fasstream.model.checkpoint import load_checkpoint
 
-    model, meta = load_checkpoint(args.model, args.device)
-    scorer = VideoScorer.from_checkpoint(model, meta, device=args.device, faces=args.face_detector)
+    try:
+        model, meta = load_checkpoint(args.model, args.device)
+        scorer = VideoScorer.from_checkpoint(model, meta, device=args.device, faces=args.face_detector)
+    except (OSError, ValueError, ImportError) as err:  # unusable checkpoint or face stage: the message names the fix
+        print(f"fasstream verify: {err}", file=sys.stderr)
+        return 2
     if args.threshold is not None:
         scorer.threshold = args.threshold
     print(f"model {args.model} ({meta['config'].get('width')}, label {meta['config'].get('label')}), "

@@ -17,8 +17,9 @@ WIDTHS: dict[str, dict[str, Any]] = {
     # CDCN's widths: a 64-channel stem, blocks of 128 -> 196 -> 128 channels, a 128 -> 64 head.
     "base": {"stem": 64, "levels": ((128, 196, 3), (128, 196, 3), (128, 196, 3)), "head": (128, 64)},
     # A few channels and units per level, so that training on two CPU cores takes minutes: most of
-    # the cost is at full resolution, so the first level has a single unit.
-    "tiny": {"stem": 4, "levels": ((8, 8, 1), (12, 16, 2), (16, 24, 2)), "head": (16, 8)},
+    # the cost is at full resolution, so the first level has a single unit. The stem keeps 8 channels:
+    # with 4 the model could not fit phone replays even on train (docs/training.md).
+    "tiny": {"stem": 8, "levels": ((8, 8, 1), (12, 16, 2), (16, 24, 2)), "head": (16, 8)},
 }
 """Channel presets: ``levels`` holds (width, hidden, CDC units) per level, at 128, 64 and 32 (for 256 input)."""
 

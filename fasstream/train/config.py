@@ -14,9 +14,10 @@ from typing import Any, get_origin, get_type_hints
 
 import yaml
 
+from fasstream.model.eulernet import WIDTHS
+
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "load_config"]
 
-WIDTHS = ("tiny", "base")
 SOURCES = ("csv", "oulu")
 BF16 = ("cuda", "always", "never")
 
@@ -29,7 +30,7 @@ class ConfigError(ValueError):
 class ModelConfig:
     """EulerNet's architecture (its constructor arguments)."""
 
-    width: str = "tiny"          # tiny | base
+    width: str = "tiny"          # a preset of model.eulernet.WIDTHS (tiny, base)
     fcam: bool = True            # FCAM attention (DIIRF gate) after each stage
     pyramid: bool = True         # residual pyramid; False = plain channel concatenation
     size: int = 256              # face crop side in pixels; label maps are size/8
