@@ -55,12 +55,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     wrong_shape = [k for k in weights if k in expected and expected[k].shape != weights[k].shape]
     if missing or unexpected or wrong_shape:
         shapes = [f"{k} {tuple(weights[k].shape)} in the file, {tuple(expected[k].shape)} here" for k in wrong_shape[:3]]
+        fix = (f"it was trained with another version of the {model.width!r} preset (the tiny stem went from 4 to 8 "
+               "channels on 2026-12-05): retrain it with this version" if not (missing or unexpected) else
+               "its config and weights come from different models; re-export it from the training run")
         raise CheckpointError(
             f"checkpoint {path}: the weights do not fit EulerNet({model.config}) from its config "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {shapes}). Fix: if only shapes "
-            f"differ, it was trained with another version of the {model.width!r} preset (the tiny stem went from "
-            "4 to 8 channels on 2026-12-05): retrain it with this version; otherwise its config and weights come "
-            "from different models: re-export it from the training run.")
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {shapes}). Fix: {fix}.")
     model.load_state_dict(weights)
     meta = {k: v for k, v in ckpt.items() if k != "model"}
     return model.to(device).eval(), meta
