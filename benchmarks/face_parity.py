@@ -1,10 +1,11 @@
 """Face-stage parity and recall: a model's decisions with detector crops against landmark (training) crops.
 
     python benchmarks/face_parity.py --model pipelines/models/tiny.pt --data data/synth/dataset.csv
+    python benchmarks/face_parity.py --data data/synthetic/dataset.csv data/synth-s7/dataset.csv  # pooled
     python benchmarks/face_parity.py ... --detectors mtcnn lbp-cascade dlib --serve --out face_parity.json
 
-On one split (``--split``, default test) of a dataset whose videos have exact landmarks (the
-synthetic set; fit the calibration on its other splits), every video is scored
+On one split (``--split``, default test) of datasets whose videos have exact landmarks (the
+synthetic set; fit the calibration on its other splits; several ``--data`` are pooled), every video is scored
 - with landmark crops: ``face_crop_box`` of each clip's mean exact landmarks, as in training;
 - with each detector's face stage, as ``fasstream verify`` does (per-video track, calibrated box);
 - with ``--serve``: as sessions through a real worker (tansu on loopback, default face stage).
@@ -13,7 +14,8 @@ crops), decision agreement, Pearson and Spearman correlation of the video scores
 score difference; and per detector and species, detection recall over frames (a full detection on
 every frame of every clip), clips with a face (tracked, as served) and videos with no face at all
 (the service answers those ``no_face``: an error, never a live decision), with ms per frame.
-Writes everything to ``--out`` (JSON).
+It also prints the resolution of those ACERs: what one live video and one attack of a species move
+ACER by (pool more identities to resolve a smaller difference). Writes everything to ``--out`` (JSON).
 """
 from __future__ import annotations
 
@@ -27,15 +29,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from landmarked import add_arguments, read_records
 from tqdm import tqdm
 
 from fasstream.data.faceclips import tracked_windows
-from fasstream.data.records import read_layout_csv
 from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, clip_starts, read_video
 from fasstream.eval.metrics import apcer_bpcer
 from fasstream.eval.scoring import VideoScorer
 from fasstream.faces.stage import load_tracker
-from fasstream.model.checkpoint import DEFAULT_MODEL, load_checkpoint
+from fasstream.model.checkpoint import load_checkpoint
 
 
 def _rank(x: np.ndarray) -> np.ndarray:
@@ -131,9 +133,7 @@ def serve_scores(model: Path, records, detector: str, timeout: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, required=True, help="dataset.csv whose videos have landmark .npy files")
-    parser.add_argument("--split", default="test")
+    add_arguments(parser)
     parser.add_argument("--detectors", nargs="+", default=["mtcnn"], help="face stages to compare (first: served)")
     parser.add_argument("--serve", action="store_true", help="also score the videos through a real worker")
     parser.add_argument("--device", default="cpu")
@@ -142,9 +142,7 @@ def main() -> None:
                         help="JSON results file (default: %(default)s)")
     args = parser.parse_args()
 
-    records = [r for r in read_layout_csv(args.data) if r.split == args.split]
-    if not records or any(r.landmarks is None for r in records):
-        raise SystemExit(f"face_parity: {args.data} has no {args.split} videos, or some lack landmarks")
+    records, where = read_records(args.data, args.split, "face_parity")
     model, meta = load_checkpoint(args.model, args.device)
     scorer = VideoScorer.from_checkpoint(model, meta, device=args.device)
     threshold = scorer.threshold
@@ -161,7 +159,7 @@ def main() -> None:
         scores["landmarks"][rec.video_id] = scorer.score_file(rec.path, rec.landmarks).score
     report = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": platform.platform(), "model": str(args.model), "model_version": meta.get("version"),
-              "data": str(args.data), "split": args.split, "threshold": threshold, "videos": len(records),
+              "data": [str(d) for d in args.data], "split": args.split, "threshold": threshold, "videos": len(records),
               "parity": {}, "recall": {}}
     for name in args.detectors:
         tracker = load_tracker(name, args.device, scorer.crop_scale)
@@ -183,8 +181,12 @@ def main() -> None:
         report["parity"][f"serve-vs-verify/{args.detectors[0]}"] = compare(scores[args.detectors[0]], ok, records,
                                                                             threshold)
     report["scores"] = scores
-    print(f"\n{args.model} ({meta.get('version')}), {len(records)} {args.split} videos of {args.data}, "
-          f"threshold {threshold:.4f}")
+    n_live = sum(r.live for r in records)
+    n_species = min(sum(r.species == s for r in records) for s in {r.species for r in records if not r.live})
+    report["acer_step_points"] = {"live_video": 50 / n_live, "attack_video": 50 / n_species}
+    print(f"\n{args.model} ({meta.get('version')}), {len(records)} {args.split} videos of "
+          f"{where}, threshold {threshold:.4f}; one live video moves ACER by "
+          f"{50 / n_live:.2f} points, one attack of the worst species by up to {50 / n_species:.2f}")
     print(f"  {'crops':<26} {'ACER %':>7} {'vs landmarks':>12} {'agree':>6} {'pearson':>8} {'spearman':>8} "
           f"{'max |d|':>8} {'missing':>7}")
     first = next(iter(report["parity"].values()))

@@ -1,5 +1,6 @@
 """Training: Ranger, recipes, the in-memory clip set, the loop (resume, checkpoints) and DDP on gloo."""
 import copy
+import itertools
 import json
 import socket
 from pathlib import Path
@@ -16,7 +17,7 @@ from fasstream.data.video import write_video
 from fasstream.model import EulerNet
 from fasstream.train.config import ConfigError, TrainConfig, load_config
 from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
-from fasstream.train.loop import train
+from fasstream.train.loop import lr_at, train
 from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
 from fasstream.train.capture import degrade_clip, h264_roundtrip
@@ -131,6 +132,8 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["model.size=30"], r"model\.size=30.*multiple of 8"),
     ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
     ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
+    ("data: {path: x.csv}\n", ["lr_schedule=step"], r"lr_schedule='step'.*constant, cosine"),
+    ("data: {path: x.csv}\n", ["lr_floor=2"], r"lr_floor=2\.0.*share of lr in \[0, 1\]"),
     ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
     ("epochs: 3\n", [], r"data\.path=''.*Fix: set data\.path"),
     ("data: {path: x.csv}\n", ["epochs"], r"--set 'epochs' is not key=value"),
@@ -435,6 +438,39 @@ def test_resume_continues_identically(tmp_path):
         assert torch.equal(p, q), name
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_cfg(tmp_path / "c"), data=data, resume=True)
+
+
+class CrashingClips(RandomClips):
+    """RandomClips that raise after serving ``after`` items: a run killed mid-epoch."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.left = after
+
+    def __getitem__(self, i):
+        self.left -= 1
+        if self.left < 0:
+            raise RuntimeError("killed")
+        return super().__getitem__(i)
+
+
+def test_cosine_lr_decays_to_its_floor_and_resumes_identically(tmp_path):
+    cfg = _cfg(tmp_path, lr=1e-2, lr_schedule="cosine", lr_floor=0.1)
+    lrs = [lr_at(cfg, step, 11) for step in range(11)]
+    assert lrs[0] == pytest.approx(1e-2) and lrs[5] == pytest.approx(5.5e-3) and lrs[-1] == pytest.approx(1e-3)
+    assert all(a > b for a, b in itertools.pairwise(lrs))
+    assert lr_at(_cfg(tmp_path, lr=1e-2), 7, 11) == 1e-2  # constant
+    cosine = {"epochs": 3, "lr_schedule": "cosine", "lr_floor": 0.1}
+    straight, _ = train(_cfg(tmp_path / "a", **cosine), data=(RandomClips(), RandomClips(seed=1)))
+    lines = [json.loads(x) for x in (tmp_path / "a" / "t" / "log.jsonl").read_text().splitlines()]
+    logged = [x["lr"] for x in lines if x["event"] == "step"]  # 4 clips, batch 2: 2 steps an epoch
+    assert logged == pytest.approx([lr_at(_cfg(tmp_path, **cosine), step, 6) for step in range(6)])
+    with pytest.raises(RuntimeError, match="killed"):  # killed in epoch 2, then resumed
+        train(_cfg(tmp_path / "b", **cosine), data=(CrashingClips(after=5), RandomClips(seed=1)))
+    resumed, _ = train(_cfg(tmp_path / "b", **cosine), data=(RandomClips(), RandomClips(seed=1)), resume=True)
+    assert _step_losses(tmp_path / "a") == _step_losses(tmp_path / "b")  # the lr follows the step
+    for p, q in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(p, q)
 
 
 def test_loop_rejects_unusable_data(tmp_path):

@@ -19,6 +19,7 @@ from fasstream.model.eulernet import WIDTHS
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "load_config"]
 
 SOURCES = ("csv", "oulu")
+LR_SCHEDULES = ("constant", "cosine")
 BF16 = ("cuda", "always", "never")
 
 
@@ -73,6 +74,8 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 16         # clips per step, over all processes
     lr: float = 1e-4
+    lr_schedule: str = "constant"  # constant | cosine (from lr down to lr * lr_floor over all steps)
+    lr_floor: float = 0.01       # cosine: the last step's lr as a share of lr
     weight_decay: float = 0.0
     grad_clip: float = 0.0       # max gradient norm; 0 turns clipping off
     seed: int = 0
@@ -128,6 +131,9 @@ class TrainConfig:
         need(self.epochs >= 1, "epochs", self.epochs, "use 1 or more")
         need(self.batch_size >= 1, "batch_size", self.batch_size, "use 1 or more")
         need(self.lr > 0 and math.isfinite(self.lr), "lr", self.lr, "use a positive learning rate such as 1e-4")
+        need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule,
+             f"use one of {', '.join(LR_SCHEDULES)}")
+        need(0 <= self.lr_floor <= 1, "lr_floor", self.lr_floor, "use a share of lr in [0, 1]")
         need(self.weight_decay >= 0, "weight_decay", self.weight_decay, "use 0 or more")
         need(self.grad_clip >= 0, "grad_clip", self.grad_clip, "use 0 (off) or a positive max norm")
         need(self.bf16 in BF16, "bf16", self.bf16, f"use one of {', '.join(BF16)}")

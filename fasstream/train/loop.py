@@ -32,7 +32,7 @@ from fasstream.train.config import TrainConfig
 from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
 
-__all__ = ["evaluate_dev", "train"]
+__all__ = ["evaluate_dev", "lr_at", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ def evaluate_dev(model: EulerNet, dev_set: Dataset, cfg: TrainConfig, device: to
     rates = apcer_bpcer(videos.scores, videos.live, videos.species, threshold)
     return {"acer": rates.acer, "apcer": rates.apcer_worst, "bpcer": rates.bpcer,
             "eer": eer(videos.scores, videos.live), "threshold": threshold, "videos": len(videos)}
+
+
+def lr_at(cfg: TrainConfig, step: int, steps: int) -> float:
+    """The learning rate of 0-based ``step`` of ``steps``: ``cfg.lr``, or its cosine decay to ``lr * lr_floor``."""
+    if cfg.lr_schedule == "constant" or steps <= 1:
+        return cfg.lr
+    floor = cfg.lr * cfg.lr_floor
+    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * step / (steps - 1)))
 
 
 def _rng_state(world: int) -> list[dict]:
@@ -188,6 +196,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
             tic, total = time.perf_counter(), torch.zeros(2, dtype=torch.float64, device=device)
             bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}", disable=rank != 0, leave=False)
             for i, (clips, maps, _, _) in enumerate(bar):
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(cfg, (epoch - 1) * len(loader) + i, cfg.epochs * len(loader))
                 with _autocast(cfg, device):
                     pred = net(clips.to(device, non_blocking=True))
                 loss = F.mse_loss(pred.float(), maps[:, -pred.shape[1]:].to(device, non_blocking=True))
@@ -201,7 +211,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
                 step = (epoch - 1) * len(loader) + i + 1
                 if rank == 0 and step % cfg.log_every == 0:
                     bar.set_postfix(loss=f"{loss.item():.4f}")
-                    _log_line(out / "log.jsonl", {"event": "step", "epoch": epoch, "step": step, "loss": loss.item()})
+                    _log_line(out / "log.jsonl", {"event": "step", "epoch": epoch, "step": step, "loss": loss.item(),
+                                                  "lr": opt.param_groups[0]["lr"]})
             if world > 1:  # DDP syncs gradients; BatchNorm statistics are made rank 0's here
                 dist.all_reduce(total)
                 for buffer in model.buffers():
