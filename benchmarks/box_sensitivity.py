@@ -4,14 +4,13 @@
     python benchmarks/box_sensitivity.py --data data/synthetic/dataset.csv data/synth-s7/dataset.csv  # pooled
 
 Every video of one split (``--split``, default test) of datasets with exact landmarks (several ``--data``
-are pooled) is scored with the
-training crop (each clip's landmark box, the reference) and ``--draws`` more times with every clip's box
-moved by its own random offset of up to ``--shift`` pixels along each axis (default 0.5: the sub-pixel
-phase of the resampling, nothing a face detector could be blamed for). It reports, per species, the
-video scores' mean spread (max - min over the draws) and the share of videos whose decision changes in
-some draw, and ACER at the checkpoint's threshold for the reference and over the draws (min, mean, max).
-That ACER range is the floor under any face stage's parity with the training crop
-(``face_parity.py``): a detector's boxes differ from landmark boxes by at least this much. Writes
+are pooled) is scored with the training crop (each clip's landmark box, the reference) and ``--draws``
+more times with every clip's box moved by its own random offset of up to ``--shift`` pixels along each
+axis (default 0.5: the sub-pixel phase of the resampling, nothing a face detector could be blamed for).
+It reports, per species, the video scores' mean spread (max - min over the draws) and the share of
+videos whose decision changes in some draw, and ACER at the checkpoint's threshold for the reference and
+over the draws (min, mean, max). That ACER range is the floor under any face stage's parity with the
+training crop (``face_parity.py``): a calibrated detector's boxes are off by more than half a pixel. Writes
 box_sensitivity.json and box_sensitivity.png (score spread per video, live and attack) to ``--out``.
 """
 from __future__ import annotations
