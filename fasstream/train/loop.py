@@ -196,8 +196,9 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
             tic, total = time.perf_counter(), torch.zeros(2, dtype=torch.float64, device=device)
             bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}", disable=rank != 0, leave=False)
             for i, (clips, maps, _, _) in enumerate(bar):
+                step = (epoch - 1) * len(loader) + i + 1
                 for group in opt.param_groups:
-                    group["lr"] = lr_at(cfg, (epoch - 1) * len(loader) + i, cfg.epochs * len(loader))
+                    group["lr"] = lr_at(cfg, step - 1, cfg.epochs * len(loader))
                 with _autocast(cfg, device):
                     pred = net(clips.to(device, non_blocking=True))
                 loss = F.mse_loss(pred.float(), maps[:, -pred.shape[1]:].to(device, non_blocking=True))
@@ -208,7 +209,6 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
                 opt.step()
                 total[0] += loss.detach() * len(clips)
                 total[1] += len(clips)
-                step = (epoch - 1) * len(loader) + i + 1
                 if rank == 0 and step % cfg.log_every == 0:
                     bar.set_postfix(loss=f"{loss.item():.4f}")
                     _log_line(out / "log.jsonl", {"event": "step", "epoch": epoch, "step": step, "loss": loss.item(),
