@@ -3,6 +3,7 @@ import copy
 import itertools
 import json
 import socket
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,9 @@ import torch.multiprocessing as mp
 from torch.utils.data import Dataset
 
 from fasstream.cli import main as cli_main
+from fasstream.data.faceclips import ClipWindow, crop_clip
 from fasstream.data.records import VideoRecord, write_layout_csv
-from fasstream.data.video import write_video
+from fasstream.data.video import read_video, write_video
 from fasstream.model import EulerNet
 from fasstream.train.config import ConfigError, TrainConfig, load_config
 from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
@@ -132,6 +134,8 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["model.size=30"], r"model\.size=30.*multiple of 8"),
     ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
     ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
+    ("data: {path: x.csv}\n", ["data.box_draws=0"], r"data\.box_draws=0.*Fix: give 1"),
+    ("data: {path: x.csv, box_draws: 4, box_shift: 0.05}\n", [], r"data\.box_draws=4.*box_shift"),
     ("data: {path: x.csv}\n", ["lr_schedule=step"], r"lr_schedule='step'.*constant, cosine"),
     ("data: {path: x.csv}\n", ["lr_floor=2"], r"lr_floor=2\.0.*share of lr in \[0, 1\]"),
     ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
@@ -248,7 +252,7 @@ def test_dataset_box_jitter_stores_a_margin_and_draws_maps_for_the_moved_box(vid
     records = video_set[1][:1]  # a live video
     plain = ClipDataset(records, size=SIZE)
     moving = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, box_shift=0.06, box_zoom=0.05)
-    assert moving.frames.shape[2:4] == (margin_size(SIZE), margin_size(SIZE))
+    assert moving.frames.shape[1] == 1 and moving.frames.shape[3:5] == (margin_size(SIZE), margin_size(SIZE))
     torch.manual_seed(3)
     draws = [moving[0][:2] for _ in range(4)]
     assert all(c.shape == plain[0][0].shape and m.shape == plain[0][1].shape for c, m in draws)
@@ -260,6 +264,34 @@ def test_dataset_box_jitter_stores_a_margin_and_draws_maps_for_the_moved_box(vid
     want = [face_position_map(p, moved_box(w.box, rel), size=SIZE // 8) for p in w.landmarks]
     assert np.allclose(draws[0][1][:, 0].numpy(), np.stack(want))  # the label follows the box
     assert not torch.equal(draws[0][1], plain[0][1])
+
+
+def test_box_draws_store_sub_pixel_crops_of_the_video_and_their_maps(video_set):
+    """box_draws: the landmark crop first, then crops of boxes moved by <= 1/2 crop pixel, reproducible, one a draw."""
+    from fasstream.labels.maps import face_position_map
+
+    records = video_set[1][:1]  # a live video
+    plain = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0)
+    draws = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, box_draws=3)
+    again = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, box_draws=3)
+    assert draws.frames.shape == (len(plain), 3, 4, SIZE, SIZE, 3) and draws.maps.shape[:2] == (len(plain), 3)
+    assert np.array_equal(draws.frames[:, 0], plain.frames[:, 0]) and np.array_equal(draws.maps[:, 0], plain.maps[:, 0])
+    assert np.array_equal(draws.frames, again.frames)  # seeded by the video id
+    moved = np.abs(draws.frames[:, 1:].astype(int) - draws.frames[:, :1]).mean()
+    assert 0 < moved < np.abs(plain.frames[:1].astype(int) - np.roll(plain.frames[:1], 1, axis=3)).mean()
+    w = draws.windows[0]  # clip 0's second crop: the box moved by the video's first seeded offset
+    dx, dy = np.random.default_rng(zlib.crc32(records[0].video_id.encode())).uniform(-0.5, 0.5, 2) * w.box[2] / SIZE
+    box = (w.box[0] + dx, w.box[1] + dy, w.box[2])
+    video, _ = read_video(records[0].path)
+    assert np.array_equal(draws.frames[0, 1], crop_clip(video, ClipWindow(w.frames, box), SIZE))
+    want = np.stack([face_position_map(p, box, size=SIZE // 8) for p in w.landmarks])
+    assert np.array_equal(draws.maps[0, 1], np.round(want * 255).astype(np.uint8))
+    torch.manual_seed(0)
+    seen = {draws[0][0].sum().item() for _ in range(20)}
+    assert len(seen) == 3  # every stored crop is drawn
+    assert ClipDataset(records, size=SIZE, box_draws=3).frames.shape[1] == 1  # dev and test: the landmark box only
+    with pytest.raises(ValueError, match="box_draws"):
+        ClipDataset(records, size=SIZE, augment=True, box_draws=2, box_shift=0.05)
 
 
 def test_stabilised_dataset_stills_a_moving_plane_and_its_maps(tmp_path):

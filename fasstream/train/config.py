@@ -58,6 +58,7 @@ class DataConfig:
     capture: float = 0.0         # share of train clips (every class) given a random capture (train/capture.py)
     box_shift: float = 0.0       # random face box: centre moved by up to this share of its side (train/framing.py)
     box_zoom: float = 0.0        # random face box: side scaled by up to 1 +- this
+    box_draws: int = 1           # crops stored per train clip: the landmark box and boxes moved <= 1/2 crop pixel
     workers: int = 0             # DataLoader worker processes
     exclude_families: list[str] = field(default_factory=list)  # attack families dropped from train and dev (LOFO)
 
@@ -118,6 +119,9 @@ class TrainConfig:
             need(0 <= value <= 0.1, f"data.{key}", value, "use a number in [0, 0.1] (the stored margin holds 1.25x)")
         need(self.data.box_zoom + 2 * self.data.box_shift <= 0.25, "data.box_shift + data.box_zoom",
              (self.data.box_shift, self.data.box_zoom), "keep box_zoom + 2 * box_shift <= 0.25 (the stored margin)")
+        need(self.data.box_draws >= 1, "data.box_draws", self.data.box_draws, "give 1 (the landmark box only) or more")
+        need(self.data.box_draws == 1 or not (self.data.box_shift or self.data.box_zoom), "data.box_draws",
+             self.data.box_draws, "give 1 with data.box_shift or data.box_zoom (a reframed crop has its own offset)")
         need(not (self.data.stabilise and (self.data.box_shift or self.data.box_zoom)), "data.stabilise",
              self.data.stabilise, "turn data.box_shift and data.box_zoom off: stabilised clips are not reframed")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")

@@ -8,6 +8,7 @@ that box. Crops and maps are kept as uint8 (maps quantised to 1/255).
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,7 +62,10 @@ class ClipDataset(Dataset):
     probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live;
     then any clip, with probability ``capture``, goes through a random capture (``degrade_clip``).
     ``stabilise`` warps every clip's frames onto its first (``fasstream.faces.stabilise``; a rigid hard
-    negative after it is made), with the label maps drawn where the face then is.
+    negative after it is made), with the label maps drawn where the face then is. ``box_draws`` > 1
+    stores that many crops of every training clip, cropped (and stabilised) from the video on their own:
+    the landmark box and boxes moved by up to half a crop pixel along each axis (seeded by the video
+    id), one drawn per item, so that the sub-pixel phase of the crop is not a cue.
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
     """
@@ -70,7 +74,7 @@ class ClipDataset(Dataset):
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
                  rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0,
-                 stabilise: bool = False):
+                 stabilise: bool = False, box_draws: int = 1):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
@@ -82,6 +86,10 @@ class ClipDataset(Dataset):
         if stabilise and self.augment and (box_shift or box_zoom):
             raise ValueError("stabilised clips are not reframed: turn box_shift and box_zoom off")
         self.stored = margin_size(size) if augment and (box_shift or box_zoom) else size
+        if box_draws < 1 or (box_draws > 1 and self.stored != size):
+            raise ValueError(f"box_draws={box_draws} must be >= 1, and 1 with box_shift or box_zoom "
+                             "(a reframed crop has its own sub-pixel offset)")
+        self.box_draws = box_draws if augment else 1
         self.cache = cache
         frames, maps = [], []
         self.video_ids: list[str] = []
@@ -103,9 +111,9 @@ class ClipDataset(Dataset):
                 self.video_ids.append(rec.video_id)
                 self.live.append(rec.live)
                 self.species.append(rec.species)
-        s, m = self.stored, size // 8
-        self.frames = np.stack(frames) if frames else np.zeros((0, CLIP_LENGTH, s, s, 3), np.uint8)
-        self.maps = np.stack(maps) if maps else np.zeros((0, CLIP_LENGTH, m, m), np.uint8)
+        s, m, k = self.stored, size // 8, self.box_draws
+        self.frames = np.stack(frames) if frames else np.zeros((0, k, CLIP_LENGTH, s, s, 3), np.uint8)
+        self.maps = np.stack(maps) if maps else np.zeros((0, k, CLIP_LENGTH, m, m), np.uint8)
         log.info("%d clips from %d videos (%d skipped)", len(self), len(records) - len(self.skipped),
                  len(self.skipped))
 
@@ -119,34 +127,45 @@ class ClipDataset(Dataset):
         return np.load(rec.landmarks)
 
     def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray, ClipWindow]]:
-        """(crop (4,S,S,3) uint8, maps (4,S/8,S/8) uint8, window) per usable clip, the crop with a margin when
-        the face box is jittered; raises ValueError naming the problem."""
+        """(crops (K,4,S,S,3) uint8, maps (K,4,S/8,S/8) uint8, window) per usable clip, K = ``box_draws``, the
+        crops with a margin when the face box is jittered; raises ValueError naming the problem."""
         points = self._landmarks(rec)
         video, _ = read_video(rec.path)
         if points.shape != (len(video), 68, 2):
             raise ValueError(f"its landmarks have shape {points.shape} but the video has {len(video)} frames; "
                              f"expected ({len(video)}, 68, 2)")
         windows = clip_windows(points, self.crop_scale, self.clips_per_video)  # ValueError when too short
-        make_map = LABELS[self.label]
+        rng = np.random.default_rng(zlib.crc32(rec.video_id.encode()))
         out = []
         for w in windows:
             stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
-            crop = crop_clip(video, stored, self.stored)
-            if self.stabilise:  # the maps follow the face where stabilisation moved it
-                crop, homographies = stabilise_clip(crop)
-                w = replace(w, landmarks=stabilised_landmarks(w.landmarks, homographies, w.box, self.size))
-            maps = np.stack([make_map(p, w.box, size=self.size // 8, live=rec.live) for p in w.landmarks])
-            out.append((crop, np.round(maps * 255).astype(np.uint8), w))
+            draws = [self._crop(video, stored, w.box, rec.live)]
+            for _ in range(self.box_draws - 1):  # the box moved by up to half a crop pixel
+                (x0, y0, side), (dx, dy) = w.box, rng.uniform(-0.5, 0.5, 2) * w.box[2] / self.size
+                moved = replace(w, box=(x0 + dx, y0 + dy, side))
+                draws.append(self._crop(video, moved, moved.box, rec.live))
+            out.append((np.stack([c for c, _ in draws]), np.stack([m for _, m in draws]), w))
         if not out:
             raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
         return out
+
+    def _crop(self, video: np.ndarray, w: ClipWindow, box, live: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The crop (4,S,S,3) uint8 of window ``w`` (stabilised if asked) and its maps (4,S/8,S/8) uint8 drawn
+        for the training ``box``: ``w``'s own box, or the box in the middle of a margin crop."""
+        crop, landmarks = crop_clip(video, w, self.stored), w.landmarks
+        if self.stabilise:  # the maps follow the face where stabilisation moved it
+            crop, homographies = stabilise_clip(crop)
+            landmarks = stabilised_landmarks(landmarks, homographies, box, self.size)
+        maps = np.stack([LABELS[self.label](p, box, size=self.size // 8, live=live) for p in landmarks])
+        return crop, np.round(maps * 255).astype(np.uint8)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, i: int):
-        clip = torch.from_numpy(self.frames[i]).permute(0, 3, 1, 2).float().div_(255)
-        maps = torch.from_numpy(self.maps[i]).float().div_(255).unsqueeze(1)
+        k = int(torch.randint(self.box_draws, ())) if self.box_draws > 1 else 0
+        clip = torch.from_numpy(self.frames[i, k]).permute(0, 3, 1, 2).float().div_(255)
+        maps = torch.from_numpy(self.maps[i, k]).float().div_(255).unsqueeze(1)
         live = self.live[i]
         if self.stored != self.size:  # a random face box: the crop resampled, the maps drawn for that box
             rel, w = random_box(self.box_shift, self.box_zoom), self.windows[i]
@@ -203,5 +222,6 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
-                        capture=cfg.data.capture, box_shift=cfg.data.box_shift, box_zoom=cfg.data.box_zoom, **common)
+                        capture=cfg.data.capture, box_shift=cfg.data.box_shift, box_zoom=cfg.data.box_zoom,
+                        box_draws=cfg.data.box_draws, **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)
