@@ -138,25 +138,24 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng(zlib.crc32(rec.video_id.encode()))
         out = []
         for w in windows:
-            stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
-            draws = [self._crop(video, stored, w.box, rec.live)]
+            draws = [self._crop(video, w, rec.live)]
             for _ in range(self.box_draws - 1):  # the box moved by up to half a crop pixel
-                (x0, y0, side), (dx, dy) = w.box, rng.uniform(-0.5, 0.5, 2) * w.box[2] / self.size
-                moved = replace(w, box=(x0 + dx, y0 + dy, side))
-                draws.append(self._crop(video, moved, moved.box, rec.live))
+                dx, dy = rng.uniform(-0.5, 0.5, 2) / self.size
+                draws.append(self._crop(video, replace(w, box=moved_box(w.box, (dx, dy, 1.0))), rec.live))
             out.append((np.stack([c for c, _ in draws]), np.stack([m for _, m in draws]), w))
         if not out:
             raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
         return out
 
-    def _crop(self, video: np.ndarray, w: ClipWindow, box, live: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The crop (4,S,S,3) uint8 of window ``w`` (stabilised if asked) and its maps (4,S/8,S/8) uint8 drawn
-        for the training ``box``: ``w``'s own box, or the box in the middle of a margin crop."""
-        crop, landmarks = crop_clip(video, w, self.stored), w.landmarks
+    def _crop(self, video: np.ndarray, w: ClipWindow, live: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The crop (4,S,S,3) uint8 of window ``w`` (with the margin, or stabilised, if asked) and its maps
+        (4,S/8,S/8) uint8, drawn for ``w``'s box."""
+        stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
+        crop, landmarks = crop_clip(video, stored, self.stored), w.landmarks
         if self.stabilise:  # the maps follow the face where stabilisation moved it
             crop, homographies = stabilise_clip(crop)
-            landmarks = stabilised_landmarks(landmarks, homographies, box, self.size)
-        maps = np.stack([LABELS[self.label](p, box, size=self.size // 8, live=live) for p in landmarks])
+            landmarks = stabilised_landmarks(landmarks, homographies, w.box, self.size)
+        maps = np.stack([LABELS[self.label](p, w.box, size=self.size // 8, live=live) for p in landmarks])
         return crop, np.round(maps * 255).astype(np.uint8)
 
     def __len__(self) -> int:
