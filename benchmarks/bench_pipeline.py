@@ -201,14 +201,15 @@ def model_only(model: Path, args, clips_per_session: float, repeats: int = 20) -
 
 
 def face_only(clips: list[np.ndarray], args, model: Path) -> dict:
-    """The worker's face stage alone (the crop of checkpoint ``model``: size, scale, stabilisation): clips/s over
-    the videos' clips, a track per video, batched across videos."""
+    """The worker's face stage alone (the crop of checkpoint ``model``: size, scale, stabilisation, resampling):
+    clips/s over the videos' clips, a track per video, batched across videos."""
     from fasstream.model.checkpoint import load_checkpoint
     from fasstream.stream.crop import FaceCropper
 
     config = load_checkpoint(model)[1]["config"]
     cropper = FaceCropper.from_config(args.face_detector, "auto", config.get("size", 256),
-                                      config.get("crop_scale", 1.3), bool(config.get("stabilise", False)))
+                                      config.get("crop_scale", 1.3), bool(config.get("stabilise", False)),
+                                      config.get("resample", "linear"))
     cropper.load()
     tracks = [cropper.track() for _ in clips]
     rounds = max(len(c) for c in clips)

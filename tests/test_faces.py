@@ -159,6 +159,52 @@ def _warp_sequence(image: np.ndarray, homographies) -> np.ndarray:
                                          borderMode=cv2.BORDER_REFLECT_101) for h in homographies])
 
 
+def _detail(image: np.ndarray) -> float:
+    """Energy of the finest detail (variance of the Laplacian of the grey image)."""
+    import cv2
+
+    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F).var())
+
+
+def test_a_warped_crop_is_the_crop_warped_but_sampled_once():
+    import cv2
+
+    from fasstream.faces.geometry import crop_frame
+
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (300, 300, 3)).astype(np.uint8), (0, 0), 3)  # smooth: both agree
+    box, hom = (80.3, 60.7, 110.0), np.array([[1.01, 0.01, 2.3], [-0.01, 0.99, -1.7], [0, 0, 1]])
+    for resample, flag in (("linear", cv2.INTER_LINEAR), ("lanczos", cv2.INTER_LANCZOS4)):
+        crop = crop_frame(frame, box, 96, resample=resample)
+        np.testing.assert_array_equal(crop_frame(frame, box, 96, resample=resample, warp=np.eye(3)), crop)
+        once = crop_frame(frame, box, 96, resample=resample, warp=hom)
+        twice = cv2.warpPerspective(crop, hom, (96, 96), flags=flag, borderMode=cv2.BORDER_REFLECT_101)
+        assert np.abs(once.astype(int) - twice)[4:-4, 4:-4].max() <= 2
+        assert (once.max(-1) > 0).all()  # the warp reaches past the box: the margin holds frame pixels, not zeros
+    with pytest.raises(ValueError, match="resample must be one of linear, lanczos, got 'cubic'"):
+        crop_frame(frame, box, 96, resample="cubic")
+
+
+def test_lanczos_stabilisation_keeps_moved_frames_as_sharp_as_the_first():
+    """Bilinear stabilisation resamples moved frames twice and blurs them by their sub-pixel motion, so a
+    moving clip gets blurrier over time than a still one; sampled once with Lanczos, it does not."""
+    import cv2
+
+    from fasstream.data.faceclips import ClipWindow, stabilised_crop
+
+    photo = cv2.resize(skimage.data.astronaut(), (300, 300), interpolation=cv2.INTER_AREA)
+    frames = np.stack([np.roll(photo, (t, t), axis=(0, 1)) for t in range(4)])  # moved by whole pixels: as sharp
+    window = ClipWindow(np.arange(4), (50.0, 30.0, 192.0))  # half-size crops: they move by 0.5, 1, 1.5 crop pixels
+    sharpness = {}
+    for resample in ("linear", "lanczos"):
+        clip, homographies = stabilised_crop(frames, window, 96, resample)
+        assert np.abs(homographies[1:, :2, 2] + 0.5 * np.arange(1, 4)[:, None]).max() < 0.15  # the motion, in crop px
+        inner = clip[:, 8:-8, 8:-8].astype(float)
+        assert np.abs(inner[1:] - inner[:1]).mean() < 4  # stands still
+        sharpness[resample] = [_detail(f) / _detail(clip[0]) for f in clip[1:]]
+    assert min(sharpness["linear"]) < 0.4 and min(sharpness["lanczos"]) > 0.7, sharpness  # half-pixel moves
+
+
 def test_stabilise_stills_a_plane_however_it_moves_and_keeps_what_moves_on_it():
     import cv2
 

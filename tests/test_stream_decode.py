@@ -242,33 +242,35 @@ def test_face_crop_matches_the_training_crop_of_exact_landmarks():
 
 
 def test_a_stabilised_model_is_served_stabilised_crops(tmp_path):
-    """A checkpoint trained with data.stabilise: the worker loads the flag and its face stage stabilises crops,
-    as verify (VideoScorer) and training do."""
+    """A checkpoint trained with data.stabilise and data.resample: the worker loads both and its face stage
+    crops and stabilises as verify (VideoScorer) and training do."""
     import cv2
     import skimage.data
     import torch
 
+    from fasstream.data.faceclips import ClipWindow, stabilised_crop
     from fasstream.eval.scoring import VideoScorer
     from fasstream.faces.geometry import crop_frame
-    from fasstream.faces.stabilise import stabilise_clip
     from fasstream.model import EulerNet
     from fasstream.stream.batcher import load_model
     from fasstream.stream.crop import FaceCropper
 
     net = EulerNet(width="tiny", size=64).eval()
     path = tmp_path / "m.pt"
-    torch.save({"model": net.state_dict(), "config": {**net.config, "stabilise": True}, "threshold": 0.5,
-                "metrics": {}}, path)
+    config = {**net.config, "stabilise": True, "resample": "lanczos"}
+    torch.save({"model": net.state_dict(), "config": config, "threshold": 0.5, "metrics": {}}, path)
     torch.save({"model": net.state_dict(), "config": net.config, "threshold": 0.5}, tmp_path / "plain.pt")
     loaded = load_model(path, "cpu", "fp32")
-    assert loaded.stabilise and not load_model(tmp_path / "plain.pt", "cpu", "fp32").stabilise  # older checkpoints
+    plain_model = load_model(tmp_path / "plain.pt", "cpu", "fp32")
+    assert loaded.stabilise and loaded.resample == "lanczos"
+    assert not plain_model.stabilise and plain_model.resample == "linear"  # older checkpoints
     photo = cv2.resize(skimage.data.astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
     clip = np.stack([np.roll(photo, (i, 2 * i), axis=(0, 1))[20:180, 20:180] for i in range(4)])  # a panned photo
     box = (30.0, 30.0, 100.0)
-    cropper = FaceCropper.from_config("client", "cpu", 64, 1.3, loaded.stabilise)
+    cropper = FaceCropper.from_config("client", "cpu", 64, 1.3, loaded.stabilise, loaded.resample)
     got = cropper(clip, box)
-    plain = np.stack([crop_frame(f, box, 64) for f in clip])
-    np.testing.assert_array_equal(got, stabilise_clip(plain)[0])
+    plain = np.stack([crop_frame(f, box, 64, resample="lanczos") for f in clip])
+    np.testing.assert_array_equal(got, stabilised_crop(clip, ClipWindow(np.arange(4), box), 64, "lanczos")[0])
     assert np.abs(got[3].astype(int) - got[0]).mean() < 0.5 * np.abs(plain[3].astype(int) - plain[0]).mean()
-    scorer = VideoScorer.from_checkpoint(net, {"threshold": 0.5, "config": {**net.config, "stabilise": True}})
-    assert scorer.stabilise
+    scorer = VideoScorer.from_checkpoint(net, {"threshold": 0.5, "config": config})
+    assert scorer.stabilise and scorer.resample == "lanczos"

@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import Dataset
 
 from fasstream.cli import main as cli_main
-from fasstream.data.faceclips import ClipWindow, crop_clip
+from fasstream.data.faceclips import ClipWindow, crop_clip, stabilised_crop
 from fasstream.data.records import VideoRecord, write_layout_csv
 from fasstream.data.video import read_video, write_video
 from fasstream.model import EulerNet
@@ -135,9 +135,11 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
     ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
     ("data: {path: x.csv}\n", ["data.box_draws=0"], r"data\.box_draws=0.*Fix: give 1"),
+    ("data: {path: x.csv}\n", ["data.resample=cubic"], r"data\.resample='cubic'.*Fix: use one of linear, lanczos"),
     ("data: {path: x.csv, box_draws: 4, box_shift: 0.05}\n", [], r"data\.box_draws=4.*box_shift"),
     ("data: {path: x.csv}\n", ["lr_schedule=step"], r"lr_schedule='step'.*constant, cosine"),
     ("data: {path: x.csv}\n", ["lr_floor=2"], r"lr_floor=2\.0.*share of lr in \[0, 1\]"),
+    ("data: {path: x.csv}\nepochs: 10\n", ["swa_from=11"], r"swa_from=11.*Fix: use 0 \(off\) or an epoch in 1\.\.10"),
     ("data: {source: oulu, path: /o, protocol: 3}\n", [], r"data\.fold=0.*1\.\.6 with protocols 3 and 4"),
     ("epochs: 3\n", [], r"data\.path=''.*Fix: set data\.path"),
     ("data: {path: x.csv}\n", ["epochs"], r"--set 'epochs' is not key=value"),
@@ -311,6 +313,10 @@ def test_stabilised_dataset_stills_a_moving_plane_and_its_maps(tmp_path):
         assert change(steady[i][0]) < 0.4 * change(plain[i][0])
         maps = steady[i][1]
         assert (maps[1:] - maps[:1]).abs().max() < 0.1 < (plain[i][1][3] - plain[i][1][0]).abs().max()
+    once = ClipDataset([rec], size=SIZE, stabilise=True, resample="lanczos")  # each frame sampled once, by Lanczos
+    video, _ = read_video(rec.path)
+    assert np.array_equal(once.frames[0, 0], stabilised_crop(video, once.windows[0], SIZE, "lanczos")[0])
+    assert change(once[0][0]) < 0.4 * change(plain[0][0]) and (once[0][1][1:] - once[0][1][:1]).abs().max() < 0.1
     rigid = ClipDataset([rec], size=SIZE, augment=True, flip=False, jitter=0.0, rigid=1.0, stabilise=True)
     torch.manual_seed(0)
     clip, maps, live, _ = rigid[0]  # a planar hard negative is stabilised too, as every clip the model sees
@@ -470,6 +476,35 @@ def test_resume_continues_identically(tmp_path):
         assert torch.equal(p, q), name
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_cfg(tmp_path / "c"), data=data, resume=True)
+
+
+def test_swa_averages_the_weights_of_the_last_epochs_and_resumes(tmp_path):
+    """swa_from=2 of 3 epochs: swa.pt holds the mean of the epoch-2 and epoch-3 weights, with BatchNorm statistics
+    of its own, scored on dev; a run stopped after epoch 2 and resumed gives the same."""
+    from fasstream.model.checkpoint import load_checkpoint
+
+    data = (RandomClips(), RandomClips(seed=1))
+    train(_cfg(tmp_path, epochs=2, swa_from=2), data=data)
+    second = torch.load(tmp_path / "t" / "last.pt", weights_only=True)["model"]
+    alone = torch.load(tmp_path / "t" / "swa.pt", weights_only=True)["model"]  # the mean of epoch 2 alone
+    assert all(torch.equal(alone[n], w) for n, w in second.items() if n.endswith(".weight"))
+    third, _ = train(_cfg(tmp_path, epochs=3, swa_from=2), data=data, resume=True)
+    swa = torch.load(tmp_path / "t" / "swa.pt", weights_only=True)
+    for name, weight in third.state_dict().items():
+        if name.endswith(".weight") and weight.dtype.is_floating_point:
+            torch.testing.assert_close(swa["model"][name], (second[name] + weight) / 2)
+    means = [n for n in swa["model"] if n.endswith("running_mean")]
+    assert means and any(not torch.equal(swa["model"][n], third.state_dict()[n]) for n in means)
+    lines = [json.loads(x) for x in (tmp_path / "t" / "log.jsonl").read_text().splitlines()]
+    assert [x["averaged"] for x in lines if x["event"] == "swa"][-1] == 2
+    assert swa["metrics"]["threshold"] == swa["threshold"] and swa["config"]["recipe"]["swa_from"] == 2
+    _, meta = load_checkpoint(tmp_path / "t" / "swa.pt")
+    assert meta["threshold"] == swa["threshold"]
+    straight = tmp_path / "straight"
+    train(_cfg(straight, epochs=3, swa_from=2), data=data)
+    again = torch.load(straight / "t" / "swa.pt", weights_only=True)["model"]
+    for name, value in swa["model"].items():
+        torch.testing.assert_close(again[name], value)  # stopping and resuming does not change the average
 
 
 class CrashingClips(RandomClips):

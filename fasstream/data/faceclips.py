@@ -13,10 +13,10 @@ import numpy as np
 
 from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, clip_starts
 from fasstream.faces.geometry import crop_frame, face_crop_box
-from fasstream.faces.stabilise import stabilise_clip
+from fasstream.faces.stabilise import clip_homographies, stabilise_clip
 from fasstream.faces.tracking import FaceTracker
 
-__all__ = ["ClipWindow", "clip_windows", "crop_clip", "tracked_windows"]
+__all__ = ["ClipWindow", "clip_windows", "crop_clip", "stabilised_crop", "tracked_windows"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,29 @@ def tracked_windows(frames: np.ndarray, tracker: FaceTracker, key=None, max_clip
     return windows
 
 
-def crop_clip(frames: np.ndarray, window: ClipWindow, size: int = 256, stabilise: bool = False) -> np.ndarray:
-    """The clip's frames cropped to its box: (4, size, size, 3) uint8; ``stabilise``: warped onto the first
-    (``fasstream.faces.stabilise``), as for a model trained with ``data.stabilise``."""
-    clip = np.stack([crop_frame(frames[i], window.box, size) for i in window.frames])
-    return stabilise_clip(clip)[0] if stabilise else clip
+def crop_clip(frames: np.ndarray, window: ClipWindow, size: int = 256, stabilise: bool = False,
+              resample: str = "linear") -> np.ndarray:
+    """The clip's frames cropped to its box: (4, size, size, 3) uint8, sampled by ``resample``
+    (``fasstream.faces.geometry.RESAMPLING``); ``stabilise``: see :func:`stabilised_crop`."""
+    if stabilise:
+        return stabilised_crop(frames, window, size, resample)[0]
+    return np.stack([crop_frame(frames[i], window.box, size, resample=resample) for i in window.frames])
+
+
+def stabilised_crop(frames: np.ndarray, window: ClipWindow, size: int = 256,
+                    resample: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """The clip's crop with its frames warped onto the first (``fasstream.faces.stabilise``), and the
+    homographies (4, 3, 3) on crop pixels, as for a model trained with ``data.stabilise``.
+
+    ``lanczos`` samples every frame once from the video, through the box and its homography; ``linear``
+    (the committed model) warps the bilinear crop a second time, which blurs each moved frame by as much
+    as its sub-pixel motion says, and so leaves a still clip sharper over time than a moving one.
+    """
+    clip = np.stack([crop_frame(frames[i], window.box, size, resample=resample) for i in window.frames])
+    if resample == "linear":
+        return stabilise_clip(clip, resample)
+    homographies = clip_homographies(clip)
+    for t, (i, hom) in enumerate(zip(window.frames, homographies)):
+        if t and not np.array_equal(hom, np.eye(3)):
+            clip[t] = crop_frame(frames[i], window.box, size, resample=resample, warp=hom)
+    return clip, homographies

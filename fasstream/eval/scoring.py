@@ -19,6 +19,7 @@ import torch
 
 from fasstream.data.faceclips import clip_windows, crop_clip, tracked_windows
 from fasstream.data.video import read_video
+from fasstream.faces.geometry import check_resample
 from fasstream.faces.stage import DEFAULT_DETECTOR, load_tracker
 from fasstream.faces.tracking import FaceTracker
 from fasstream.model import score
@@ -50,7 +51,8 @@ class VideoScore:
 
 class VideoScorer:
     """Scores video files with ``model`` (eval mode) at ``threshold``; crops as in training (``crop_scale``, and
-    ``stabilise``: each clip's frames warped onto its first, ``fasstream.faces.stabilise``).
+    ``stabilise``: each clip's frames warped onto its first, ``fasstream.faces.stabilise``; ``resample``: the
+    interpolation, ``fasstream.faces.geometry.RESAMPLING``).
 
     ``faces`` is a face detector's name (see ``fasstream.faces.detectors``) or a ready FaceTracker;
     it is built on first use, on the scorer's device.
@@ -58,8 +60,9 @@ class VideoScorer:
 
     def __init__(self, model: EulerNet, threshold: float, crop_scale: float = 1.3,
                  faces: str | FaceTracker = DEFAULT_DETECTOR, batch_size: int = 16,
-                 device: str | torch.device = "cpu", stabilise: bool = False):
+                 device: str | torch.device = "cpu", stabilise: bool = False, resample: str = "linear"):
         self.model, self.threshold, self.crop_scale, self.stabilise = model, float(threshold), crop_scale, stabilise
+        self.resample = check_resample(resample)
         self.faces, self.batch_size, self.device = faces, batch_size, torch.device(device)
 
     def tracker(self) -> FaceTracker:
@@ -70,9 +73,11 @@ class VideoScorer:
 
     @classmethod
     def from_checkpoint(cls, model: EulerNet, meta: dict, **kwargs) -> "VideoScorer":
-        """A scorer with the threshold and the crop (scale, stabilisation) stored in a checkpoint (see load_checkpoint)."""
-        return cls(model, meta["threshold"], meta["config"].get("crop_scale", 1.3),
-                   stabilise=bool(meta["config"].get("stabilise", False)), **kwargs)
+        """A scorer with the threshold and the crop (scale, stabilisation, resampling) stored in a checkpoint
+        (see load_checkpoint)."""
+        config = meta["config"]
+        return cls(model, meta["threshold"], config.get("crop_scale", 1.3),
+                   stabilise=bool(config.get("stabilise", False)), resample=config.get("resample", "linear"), **kwargs)
 
     def windows(self, frames: np.ndarray, path: Path, landmarks: Path | np.ndarray | None = None) -> list:
         """The video's face clips: from ``landmarks`` (an array or a .npy file) when given, else the tracker."""
@@ -91,7 +96,7 @@ class VideoScorer:
         raises ValueError if it shows no face."""
         if not windows:
             raise ValueError("no face found in any clip of 4 frames. Fix: check the video shows one face.")
-        clips = np.stack([crop_clip(frames, w, self.model.size, self.stabilise) for w in windows])
+        clips = np.stack([crop_clip(frames, w, self.model.size, self.stabilise, self.resample) for w in windows])
         if still:
             clips = freeze_clips(clips)
         out = []

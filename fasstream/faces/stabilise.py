@@ -14,9 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fasstream.faces.geometry import check_box, to_crop
+from fasstream.faces.geometry import RESAMPLING, check_box, check_resample, to_crop
 
-__all__ = ["MAX_CORNER_SHIFT", "stabilise_clip", "stabilised_landmarks"]
+__all__ = ["MAX_CORNER_SHIFT", "clip_homographies", "stabilise_clip", "stabilised_landmarks"]
 
 MAX_CORNER_SHIFT = 0.15
 """Largest corner displacement (fraction of the side) of an accepted homography."""
@@ -31,11 +31,10 @@ def _face_mask(side: int) -> np.ndarray:
     return (((xx - centre) / (0.36 * side)) ** 2 + ((yy - centre) / (0.42 * side)) ** 2 < 1).astype(np.uint8)
 
 
-def stabilise_clip(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``clip (T, S, S, 3) uint8`` -> (the clip with frames 1.. warped onto frame 0, ``(T, 3, 3)`` homographies).
+def clip_homographies(clip: np.ndarray) -> np.ndarray:
+    """``clip (T, S, S, 3) uint8`` -> ``(T, 3, 3)`` homographies carrying frame t's pixel coordinates onto frame 0's.
 
-    Homography ``t`` maps pixel coordinates of frame ``t`` to those of frame 0 (the identity for
-    frame 0 and for frames left as they are). Deterministic: the same clip gives the same output.
+    The identity for frame 0 and for frames whose track is lost. Deterministic: the same clip gives the same output.
     """
     if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[1] != clip.shape[2] or clip.dtype != np.uint8:
         raise ValueError(f"clip must be (T, S, S, 3) uint8 RGB, got {clip.shape} {clip.dtype}")
@@ -45,7 +44,6 @@ def stabilise_clip(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     window = max(7, int(round(side * 0.16)) | 1)
     corners = np.array([[0, 0], [side, 0], [0, side], [side, side]], np.float32).reshape(-1, 1, 2)
     homographies = np.repeat(np.eye(3)[None], len(clip), axis=0)
-    out = clip.copy()
     for t in range(1, len(clip)):
         if points is None or len(points) < _MIN_POINTS:
             break
@@ -58,8 +56,21 @@ def stabilise_clip(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if hom is None or np.abs(cv2.perspectiveTransform(corners, hom) - corners).max() > MAX_CORNER_SHIFT * side:
             continue
         homographies[t] = hom
-        out[t] = cv2.warpPerspective(clip[t], hom, (side, side), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_REFLECT_101)
+    return homographies
+
+
+def stabilise_clip(clip: np.ndarray, resample: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """``clip (T, S, S, 3) uint8`` -> (the clip with frames 1.. warped onto frame 0, their :func:`clip_homographies`).
+
+    The frames are resampled a second time here (``resample``); ``fasstream.data.faceclips.stabilised_crop``
+    stabilises a clip cut from a video, sampling each frame once with ``lanczos``.
+    """
+    homographies, out = clip_homographies(clip), clip.copy()
+    flags, side = RESAMPLING[check_resample(resample)], clip.shape[1]
+    for t in range(1, len(clip)):
+        if not np.array_equal(homographies[t], np.eye(3)):
+            out[t] = cv2.warpPerspective(clip[t], homographies[t], (side, side), flags=flags,
+                                         borderMode=cv2.BORDER_REFLECT_101)
     return out, homographies
 
 

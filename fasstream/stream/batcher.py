@@ -33,6 +33,7 @@ class LoadedModel:
     version: str
     crop_scale: float
     stabilise: bool  # clips warped onto their first frame (fasstream.faces.stabilise), as in training
+    resample: str  # the crop's interpolation (fasstream.faces.geometry.RESAMPLING), as in training
     device: torch.device
     bf16: bool  # bfloat16 autocast
 
@@ -58,7 +59,8 @@ def load_model(path, device: str = "auto", precision: str = "auto") -> LoadedMod
     return LoadedModel(model=model, threshold=float(meta["threshold"]),
                        version=f"{meta.get('version', 'unversioned')}+{digest}",
                        crop_scale=float(meta["config"].get("crop_scale", 1.3)),
-                       stabilise=bool(meta["config"].get("stabilise", False)), device=dev,
+                       stabilise=bool(meta["config"].get("stabilise", False)),
+                       resample=meta["config"].get("resample", "linear"), device=dev,
                        bf16=precision == "bf16" or (precision == "auto" and dev.type == "cuda"))
 
 

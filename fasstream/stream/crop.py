@@ -25,7 +25,7 @@ import numpy as np
 
 from fasstream.data.faceclips import ClipWindow, crop_clip
 from fasstream.data.video import CLIP_INTERVAL
-from fasstream.faces.geometry import check_box
+from fasstream.faces.geometry import check_box, check_resample
 from fasstream.faces.stage import load_tracker
 from fasstream.faces.tracking import FaceTracker, Track
 
@@ -33,17 +33,19 @@ __all__ = ["CropStage", "FaceCropper"]
 
 
 class FaceCropper:
-    """Clips -> face crops of side ``size`` (``stabilise``: warped onto their first frame, as the model was
-    trained); ``tracker`` None serves client face boxes only."""
+    """Clips -> face crops of side ``size`` (``stabilise``: warped onto their first frame; ``resample``: the
+    interpolation; both as the model was trained); ``tracker`` None serves client face boxes only."""
 
-    def __init__(self, tracker: FaceTracker | None, size: int = 256, stabilise: bool = False):
-        self.tracker, self.size, self.stabilise = tracker, size, stabilise
+    def __init__(self, tracker: FaceTracker | None, size: int = 256, stabilise: bool = False,
+                 resample: str = "linear"):
+        self.tracker, self.size, self.stabilise, self.resample = tracker, size, stabilise, check_resample(resample)
 
     @classmethod
     def from_config(cls, detector: str, device: str, size: int, crop_scale: float,
-                    stabilise: bool = False) -> FaceCropper:
+                    stabilise: bool = False, resample: str = "linear") -> FaceCropper:
         """The cropper of a worker's ``face_detector`` (``client``: no detector) on ``device``."""
-        return cls(None if detector == "client" else load_tracker(detector, device, crop_scale), size, stabilise)
+        return cls(None if detector == "client" else load_tracker(detector, device, crop_scale), size, stabilise,
+                   resample)
 
     def load(self) -> None:
         """Load the detector's weights now (warm-up), not on the first clip."""
@@ -70,8 +72,9 @@ class FaceCropper:
             boxes = [t.box for t, _, _ in items]
         else:
             boxes = self.tracker.boxes(items)
-        return [None if box is None else crop_clip(frames, ClipWindow(np.arange(len(frames)), box), self.size,
-                                                   self.stabilise) for box, (_, frames, _) in zip(boxes, items)]
+        return [None if box is None else
+                crop_clip(frames, ClipWindow(np.arange(len(frames)), box), self.size, self.stabilise, self.resample)
+                for box, (_, frames, _) in zip(boxes, items)]
 
     def __call__(self, frames: np.ndarray, box=None) -> np.ndarray | None:
         """One clip's crops with a fresh track (``box``: a fixed crop box); None without a face."""

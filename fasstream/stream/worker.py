@@ -117,7 +117,7 @@ class Worker:
         self.loaded = loaded or load_model(cfg.model, cfg.batch.device, cfg.batch.precision)
         self.cropper = cropper or FaceCropper.from_config(cfg.face_detector, str(self.loaded.device),
                                                           self.loaded.model.size, self.loaded.crop_scale,
-                                                          self.loaded.stabilise)
+                                                          self.loaded.stabilise, self.loaded.resample)
         self.face_stage = CropStage(self.cropper, self._on_crop, cfg.crop_threads, cfg.face_batch)
         lim = cfg.limits
         self.limits = Limits(frame_pixels=lim.frame_pixels, session_frames=lim.session_frames,

@@ -14,6 +14,7 @@ from typing import Any, get_origin, get_type_hints
 
 import yaml
 
+from fasstream.faces.geometry import RESAMPLING
 from fasstream.model.eulernet import WIDTHS
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "load_config"]
@@ -49,6 +50,7 @@ class DataConfig:
     cache: str = ""              # `fasstream label` cache folder to take landmarks from; empty: the CSV's .npy files
     crop_scale: float = 1.3      # face box side relative to the landmarks' extent
     stabilise: bool = False      # warp each clip's frames onto its first (faces/stabilise.py); kept in the checkpoint
+    resample: str = "linear"     # crop interpolation, faces/geometry.py RESAMPLING (linear, lanczos); in the checkpoint
     clips_per_video: int = 0     # training clips kept per video, evenly spaced; 0 keeps all
     flip: bool = True            # random horizontal flip of clip and maps
     jitter: float = 0.1          # colour jitter strength (brightness, contrast, saturation); 0 turns it off
@@ -77,6 +79,7 @@ class TrainConfig:
     lr: float = 1e-4
     lr_schedule: str = "constant"  # constant | cosine (from lr down to lr * lr_floor over all steps)
     lr_floor: float = 0.01       # cosine: the last step's lr as a share of lr
+    swa_from: int = 0            # > 0: average the weights of every epoch from this one on (SWA) into swa.pt
     weight_decay: float = 0.0
     grad_clip: float = 0.0       # max gradient norm; 0 turns clipping off
     seed: int = 0
@@ -112,6 +115,8 @@ class TrainConfig:
         need(self.model.size >= 8 and self.model.size % 8 == 0, "model.size", self.model.size,
              "use a multiple of 8 (256 in the paper)")
         need(self.data.crop_scale > 0, "data.crop_scale", self.data.crop_scale, "use a positive number")
+        need(self.data.resample in RESAMPLING, "data.resample", self.data.resample,
+             f"use one of {', '.join(RESAMPLING)}")
         need(self.data.clips_per_video >= 0, "data.clips_per_video", self.data.clips_per_video, "use 0 or more")
         need(0 <= self.data.jitter < 1, "data.jitter", self.data.jitter, "use a number in [0, 1)")
         for key in ("box_shift", "box_zoom"):
@@ -138,6 +143,8 @@ class TrainConfig:
         need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule,
              f"use one of {', '.join(LR_SCHEDULES)}")
         need(0 <= self.lr_floor <= 1, "lr_floor", self.lr_floor, "use a share of lr in [0, 1]")
+        need(0 <= self.swa_from <= self.epochs, "swa_from", self.swa_from,
+             f"use 0 (off) or an epoch in 1..{self.epochs} to start averaging from")
         need(self.weight_decay >= 0, "weight_decay", self.weight_decay, "use 0 or more")
         need(self.grad_clip >= 0, "grad_clip", self.grad_clip, "use 0 (off) or a positive max norm")
         need(self.bf16 in BF16, "bf16", self.bf16, f"use one of {', '.join(BF16)}")

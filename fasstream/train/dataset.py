@@ -19,8 +19,9 @@ from torch.utils.data import Dataset
 from fasstream.data.lofo import attack_families, check_families, without_families
 from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
-from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip
+from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip, stabilised_crop
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
+from fasstream.faces.geometry import check_resample
 from fasstream.faces.stabilise import stabilise_clip, stabilised_landmarks
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
@@ -44,10 +45,10 @@ def colour_jitter(clip: torch.Tensor, strength: float) -> torch.Tensor:
     return ((clip - gray) * s + gray).clamp_(0, 1)
 
 
-def _stabilised(clip: torch.Tensor) -> torch.Tensor:
+def _stabilised(clip: torch.Tensor, resample: str) -> torch.Tensor:
     """``stabilise_clip`` of a float clip (T, 3, H, W) in [0, 1]."""
     frames = (clip * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return torch.from_numpy(stabilise_clip(frames)[0]).permute(0, 3, 1, 2).float().div_(255)
+    return torch.from_numpy(stabilise_clip(frames, resample)[0]).permute(0, 3, 1, 2).float().div_(255)
 
 
 class ClipDataset(Dataset):
@@ -65,7 +66,8 @@ class ClipDataset(Dataset):
     negative after it is made), with the label maps drawn where the face then is. ``box_draws`` > 1
     stores that many crops of every training clip, cropped (and stabilised) from the video on their own:
     the landmark box and boxes moved by up to half a crop pixel along each axis (seeded by the video
-    id), one drawn per item, so that the sub-pixel phase of the crop is not a cue.
+    id), one drawn per item, so that the sub-pixel phase of the crop is not a cue. ``resample`` is the
+    crop's interpolation (``fasstream.faces.geometry.RESAMPLING``; ``fasstream.data.faceclips.stabilised_crop``).
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
     """
@@ -74,7 +76,7 @@ class ClipDataset(Dataset):
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
                  rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0,
-                 stabilise: bool = False, box_draws: int = 1):
+                 stabilise: bool = False, box_draws: int = 1, resample: str = "linear"):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
@@ -83,6 +85,7 @@ class ClipDataset(Dataset):
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
         self.still, self.rigid, self.capture = still, rigid, capture
         self.box_shift, self.box_zoom, self.stabilise = box_shift, box_zoom, stabilise
+        self.resample = check_resample(resample)
         if stabilise and self.augment and (box_shift or box_zoom):
             raise ValueError("stabilised clips are not reframed: turn box_shift and box_zoom off")
         self.stored = margin_size(size) if augment and (box_shift or box_zoom) else size
@@ -151,10 +154,12 @@ class ClipDataset(Dataset):
         """The crop (4,S,S,3) uint8 of window ``w`` (with the margin, or stabilised, if asked) and its maps
         (4,S/8,S/8) uint8, drawn for ``w``'s box."""
         stored = replace(w, box=margin_box(w.box, self.size)) if self.stored != self.size else w
-        crop, landmarks = crop_clip(video, stored, self.stored), w.landmarks
+        landmarks = w.landmarks
         if self.stabilise:  # the maps follow the face where stabilisation moved it
-            crop, homographies = stabilise_clip(crop)
+            crop, homographies = stabilised_crop(video, stored, self.stored, self.resample)
             landmarks = stabilised_landmarks(landmarks, homographies, w.box, self.size)
+        else:
+            crop = crop_clip(video, stored, self.stored, resample=self.resample)
         maps = np.stack([LABELS[self.label](p, w.box, size=self.size // 8, live=live) for p in landmarks])
         return crop, np.round(maps * 255).astype(np.uint8)
 
@@ -183,7 +188,7 @@ class ClipDataset(Dataset):
                 if draw < self.still + self.rigid:
                     clip = freeze_clip(clip) if draw < self.still else rigid_clip(clip)
                     if draw >= self.still and self.stabilise:  # as every clip the model sees
-                        clip = _stabilised(clip)
+                        clip = _stabilised(clip, self.resample)
                     maps, live = torch.zeros_like(maps), False
             if self.capture and torch.rand(()) < self.capture:
                 clip = degrade_clip(clip)
@@ -216,7 +221,7 @@ def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
 def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
     """The recipe's (train, dev) clip sets: train augmented and capped at clips_per_video, dev with every clip."""
     common = dict(label=cfg.label, size=cfg.model.size, crop_scale=cfg.data.crop_scale, cache=cfg.data.cache,
-                  stabilise=cfg.data.stabilise)
+                  stabilise=cfg.data.stabilise, resample=cfg.data.resample)
     if cfg.data.exclude_families:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,

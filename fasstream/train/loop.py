@@ -4,8 +4,10 @@ Runs in one process, or in one process per device under ``torchrun`` (WORLD_SIZE
 on CUDA, gloo on CPU; ``batch_size`` is split over the processes). Rank 0 scores dev and writes
 ``cfg.out_dir``: ``log.jsonl`` (one JSON object per line), ``last.pt`` and ``best.pt`` (lowest dev
 ACER, ties to the later epoch; docs/CONTRACTS.md checkpoint plus optimizer, epoch and RNG states
-for resuming) and ``curves.png``. Dev: clip score = mean predicted map, video score = mean over its clips, the
-threshold at the dev EER, and APCER (worst species), BPCER, ACER at that threshold.
+for resuming), ``curves.png`` and, with ``swa_from``, ``swa.pt``: the mean of the weights at the end of
+every epoch from ``swa_from`` on, its BatchNorm statistics recomputed on the train clips, scored on dev.
+Dev: clip score = mean predicted map, video score = mean over its clips, the threshold at the dev EER,
+and APCER (worst species), BPCER, ACER at that threshold.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, update_bn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
@@ -89,6 +92,14 @@ def lr_at(cfg: TrainConfig, step: int, steps: int) -> float:
         return cfg.lr
     floor = cfg.lr * cfg.lr_floor
     return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * step / (steps - 1)))
+
+
+def _checkpoint(model: EulerNet, cfg: TrainConfig, metrics: dict, epoch: int) -> dict:
+    """The checkpoint of ``model`` (docs/CONTRACTS.md): weights, config with the crop, dev threshold and metrics."""
+    config = {**model.config, "label": cfg.label, "crop_scale": cfg.data.crop_scale, "stabilise": cfg.data.stabilise,
+              "resample": cfg.data.resample, "recipe": cfg.to_dict()}
+    return {"model": model.state_dict(), "config": config, "threshold": metrics["threshold"], "metrics": metrics,
+            "version": fasstream.__version__, "epoch": epoch}
 
 
 def _rng_state(world: int) -> list[dict]:
@@ -180,6 +191,9 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
         model = EulerNet.from_config(vars(cfg.model)).to(device)
         opt = Ranger(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         start, history, best = _resume(out, model, opt, rank, world) if resume else (0, [], math.inf)
+        swa = AveragedModel(model) if cfg.swa_from else None
+        if swa is not None and resume:
+            swa.load_state_dict(torch.load(out / "last.pt", map_location=device, weights_only=True)["swa"])
         net = DistributedDataParallel(model) if world > 1 else model
         sampler = (BalancedSampler(train_set.live, world, rank, cfg.seed) if cfg.data.balance else
                    DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed))
@@ -217,6 +231,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
                 dist.all_reduce(total)
                 for buffer in model.buffers():
                     dist.broadcast(buffer, 0)
+            if swa is not None and epoch >= cfg.swa_from:
+                swa.update_parameters(model)
             metrics = evaluate_dev(model, dev_set, cfg, device) if rank == 0 else {}
             rng = _rng_state(world)  # after dev scoring, which draws a DataLoader seed
             if rank == 0:
@@ -225,18 +241,22 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
                 best = min(best, metrics["acer"])
                 history.append(record)
                 _log_line(out / "log.jsonl", record)
-                ckpt = {"model": model.state_dict(), "config": {**model.config, "label": cfg.label,
-                        "crop_scale": cfg.data.crop_scale, "stabilise": cfg.data.stabilise,
-                        "recipe": cfg.to_dict()},
-                        "threshold": metrics["threshold"], "metrics": metrics, "version": fasstream.__version__,
-                        "epoch": epoch, "optimizer": opt.state_dict(), "rng": rng, "history": history,
-                        "best_acer": best}
+                ckpt = {**_checkpoint(model, cfg, metrics, epoch), "optimizer": opt.state_dict(), "rng": rng,
+                        "history": history, "best_acer": best}
+                if swa is not None:
+                    ckpt["swa"] = swa.state_dict()
                 _save(ckpt, out / "last.pt")
                 if record["best"]:
                     _save(ckpt, out / "best.pt")
                 _plot(history, out / "curves.png")
             if world > 1:
                 dist.barrier()
+        if swa is not None and rank == 0 and swa.n_averaged > 0:
+            update_bn(loader, swa, device)  # the mean weights' own BatchNorm statistics, from train clips
+            metrics = evaluate_dev(swa.module, dev_set, cfg, device)
+            _log_line(out / "log.jsonl", {"event": "swa", "epoch": cfg.epochs, "from": cfg.swa_from,
+                                          "averaged": int(swa.n_averaged), "dev": metrics})
+            _save(_checkpoint(swa.module, cfg, metrics, cfg.epochs), out / "swa.pt")
         return model, history
     finally:
         if world > 1:

@@ -43,9 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def first_clip(video: Path, size: int, tracker: FaceTracker, stabilise: bool = False) -> tuple[np.ndarray, tuple]:
-    """The first clip of ``video`` face-cropped to ``(4, size, size, 3)`` uint8 by ``tracker`` (``stabilise``: as
-    a model trained with ``data.stabilise`` sees it), and its crop box."""
+def first_clip(video: Path, size: int, tracker: FaceTracker, stabilise: bool = False,
+               resample: str = "linear") -> tuple[np.ndarray, tuple]:
+    """The first clip of ``video`` face-cropped to ``(4, size, size, 3)`` uint8 by ``tracker`` (``stabilise``,
+    ``resample``: as a model trained with ``data.stabilise``, ``data.resample`` sees it), and its crop box."""
     need = int(CLIP_FRAMES[-1]) + 1
     frames, _ = read_video(video, max_frames=need)
     if len(frames) < need:
@@ -55,7 +56,7 @@ def first_clip(video: Path, size: int, tracker: FaceTracker, stabilise: bool = F
     if not windows:
         raise ValueError(f"no face found in the first clip of {video} ({tracker.detector.name} face detector); use a "
                          "video with a visible, roughly frontal face")
-    return crop_clip(frames, windows[0], size, stabilise), windows[0].box
+    return crop_clip(frames, windows[0], size, stabilise, resample), windows[0].box
 
 
 def model_name(path: Path, config: dict) -> str:
@@ -142,9 +143,10 @@ def explain_videos(videos: list[Path], models: list[Path], out: Path, device: st
     for video, name, m in tqdm(pairs, desc="explain", unit="clip", disable=not progress):
         model, ckpt = loaded[m]
         config = ckpt["config"]
-        key = (video, model.size, config.get("crop_scale", 1.3), bool(config.get("stabilise", False)))
+        key = (video, model.size, config.get("crop_scale", 1.3), bool(config.get("stabilise", False)),
+               config.get("resample", "linear"))
         if key not in clips:
-            clips[key] = first_clip(video, model.size, load_tracker(faces, device, key[2]), key[3])
+            clips[key] = first_clip(video, model.size, load_tracker(faces, device, key[2]), *key[3:])
         clip, box = clips[key]
         tensor = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div(255)
         rows.append({"video": video, "name": name, "model": models[m], "explanation": explain_clip(model, tensor),
