@@ -35,10 +35,12 @@ def _checkpoint(path, threshold=0.5, **extra):
 
 
 def test_checkpoint_round_trip_and_export(tmp_path):
-    model = _checkpoint(tmp_path / "full.pt", optimizer={"state": {}}, history=[1, 2])
+    model = _checkpoint(tmp_path / "full.pt", optimizer={"state": {}}, history=[1, 2],
+                        trained_with={"torch": "2.14.1", "threads": 1})
     slim = export_checkpoint(tmp_path / "full.pt", tmp_path / "slim.pt")
     loaded, meta = load_checkpoint(slim)
     assert "optimizer" not in meta and "history" not in meta and meta["threshold"] == 0.5
+    assert meta["trained_with"] == {"torch": "2.14.1", "threads": 1}  # what a bit-exact retraining needs
     for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), k
 

@@ -455,6 +455,7 @@ def test_training_decreases_loss_and_writes_checkpoints(tmp_path):
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert {"model", "config", "threshold", "metrics", "version"} <= set(ckpt)
     assert ckpt["config"]["label"] == "position" and ckpt["epoch"] == 4 and ckpt["config"]["stabilise"] is False
+    assert ckpt["trained_with"] == {"torch": str(torch.__version__), "threads": torch.get_num_threads()}
     assert {"acer", "apcer", "bpcer", "eer", "threshold"} <= set(ckpt["metrics"])
     rebuilt = EulerNet.from_config(ckpt["config"])
     rebuilt.load_state_dict(ckpt["model"])

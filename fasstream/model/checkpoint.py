@@ -14,7 +14,7 @@ __all__ = ["CheckpointError", "DEFAULT_MODEL", "export_checkpoint", "load_checkp
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "pipelines" / "models" / "tiny.pt"  # verify, demo, serve
 
 REQUIRED = ("model", "config", "threshold")
-SERVING_KEYS = ("model", "config", "threshold", "metrics", "version", "epoch")
+SERVING_KEYS = ("model", "config", "threshold", "metrics", "version", "epoch", "trained_with")
 
 
 class CheckpointError(ValueError):

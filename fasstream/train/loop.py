@@ -95,11 +95,13 @@ def lr_at(cfg: TrainConfig, step: int, steps: int) -> float:
 
 
 def _checkpoint(model: EulerNet, cfg: TrainConfig, metrics: dict, epoch: int) -> dict:
-    """The checkpoint of ``model`` (docs/CONTRACTS.md): weights, config with the crop, dev threshold and metrics."""
+    """The checkpoint of ``model`` (docs/CONTRACTS.md): weights, config with the crop, dev threshold and metrics, and
+    what a bit-exact retraining also needs (torch version, CPU threads: float sums round differently with them)."""
     config = {**model.config, "label": cfg.label, "crop_scale": cfg.data.crop_scale, "stabilise": cfg.data.stabilise,
               "resample": cfg.data.resample, "recipe": cfg.to_dict()}
     return {"model": model.state_dict(), "config": config, "threshold": metrics["threshold"], "metrics": metrics,
-            "version": fasstream.__version__, "epoch": epoch}
+            "version": fasstream.__version__, "epoch": epoch,
+            "trained_with": {"torch": str(torch.__version__), "threads": torch.get_num_threads()}}
 
 
 def _rng_state(world: int) -> list[dict]:
