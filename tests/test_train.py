@@ -506,6 +506,9 @@ def test_swa_averages_the_weights_of_the_last_epochs_and_resumes(tmp_path):
     again = torch.load(straight / "t" / "swa.pt", weights_only=True)["model"]
     for name, value in swa["model"].items():
         torch.testing.assert_close(again[name], value)  # stopping and resuming does not change the average
+    train(_cfg(tmp_path / "plain", epochs=1), data=data)
+    with pytest.raises(ValueError, match="trained without weight averaging"):
+        train(_cfg(tmp_path / "plain", epochs=2, swa_from=2), data=data, resume=True)
 
 
 class CrashingClips(RandomClips):

@@ -145,8 +145,10 @@ def _plot(history: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def _resume(out: Path, model: EulerNet, opt: Ranger, rank: int, world: int) -> tuple[int, list[dict], float]:
-    """Load out/last.pt into model and optimizer; returns (epochs done, history, best dev ACER)."""
+def _resume(out: Path, model: EulerNet, opt: Ranger, rank: int, world: int,
+            swa: AveragedModel | None = None) -> tuple[int, list[dict], float]:
+    """Load out/last.pt into model, optimizer and ``swa`` (the weight average, if averaging); returns (epochs
+    done, history, best dev ACER)."""
     path = out / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint at {path}. Fix: drop --resume to start afresh, "
@@ -154,6 +156,11 @@ def _resume(out: Path, model: EulerNet, opt: Ranger, rank: int, world: int) -> t
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
+    if swa is not None:
+        if "swa" not in ckpt:
+            raise ValueError(f"--resume with swa_from: {path} was trained without weight averaging. Fix: resume "
+                             "it without swa_from, or start a new run (--set name=...).")
+        swa.load_state_dict(ckpt["swa"])
     if len(ckpt["rng"]) == world:
         torch.set_rng_state(ckpt["rng"][rank]["cpu"])
         if ckpt["rng"][rank]["cuda"] is not None and torch.cuda.is_available():
@@ -192,10 +199,8 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
         _check_data(train_set, dev_set)
         model = EulerNet.from_config(vars(cfg.model)).to(device)
         opt = Ranger(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        start, history, best = _resume(out, model, opt, rank, world) if resume else (0, [], math.inf)
         swa = AveragedModel(model) if cfg.swa_from else None
-        if swa is not None and resume:
-            swa.load_state_dict(torch.load(out / "last.pt", map_location=device, weights_only=True)["swa"])
+        start, history, best = _resume(out, model, opt, rank, world, swa) if resume else (0, [], math.inf)
         net = DistributedDataParallel(model) if world > 1 else model
         sampler = (BalancedSampler(train_set.live, world, rank, cfg.seed) if cfg.data.balance else
                    DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed))
