@@ -137,7 +137,8 @@ FAMILY_HEADER = "path,label,species,split,family\n"
     ("path,label,species,split\n", "no rows"),
     (FAMILY_HEADER + "a.mp4,attack,print,train,print flat\n", "row 2: family 'print flat' is not a plain"),
     (FAMILY_HEADER + "a.mp4,attack,print,train,live\n", "row 2: family 'live' does not fit species 'print'"),
-    (FAMILY_HEADER + "a.mp4,live,live,train,print-flat\n", "row 2: family 'print-flat' does not fit"),
+    (FAMILY_HEADER + "a.mp4,live,live,train,print-flat\nb.mp4,attack,print,dev,print-flat\n",
+     "row 3: family 'print-flat' has species 'print' here but 'live' in row 2"),
     (FAMILY_HEADER + "a.mp4,attack,print,train,flat\nb.mp4,attack,replay,dev,flat\n",
      "row 3: family 'flat' has species 'replay' here but 'print' in row 2"),
 ])
@@ -146,6 +147,16 @@ def test_layout_csv_validation(tmp_path, text, message):
     csv_path.write_text(text)
     with pytest.raises(ValueError, match=message):
         read_layout_csv(csv_path)
+
+
+def test_bona_fide_rows_may_name_their_renderer(tmp_path):
+    """A second live family (e.g. the held-out live-mesh) is kept as such; blank cells are the species."""
+    csv_path = tmp_path / "two-live.csv"
+    csv_path.write_text(FAMILY_HEADER + "a.mp4,live,live,test,live-mesh\nb.mp4,live,live,test,\n"
+                        "c.mp4,attack,print,test,\n")
+    records = read_layout_csv(csv_path)
+    assert [(r.live, r.family) for r in records] == [(True, "live-mesh"), (True, "live"), (False, "print")]
+    assert read_layout_csv(write_layout_csv(records, tmp_path / "again.csv")) == records
 
 
 # --- OULU-NPU ------------------------------------------------------------------------------------

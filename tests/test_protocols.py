@@ -294,6 +294,25 @@ def test_eval_reports_the_still_apcer(mini, tmp_path):
     assert "still_probe" not in json.loads((tmp_path / "r2" / "results.json").read_text())["test"]
 
 
+def test_eval_pools_bona_fide_families_into_bpcer(mini, tmp_path):
+    """Live videos of another renderer (family live-mesh) count as bona fide, by species and by family."""
+    csv, records = mini
+    model = _checkpoint(tmp_path / "m.pt", 3)
+    renamed = [VideoRecord(r.path, r.live, r.species, r.split, r.video_id, r.subject, r.landmarks,
+                           "live-mesh" if r.live and r.split == "test" and i % 2 else r.family)
+               for i, r in enumerate(records)]
+    assert {r.family for r in renamed if r.live} == {"live", "live-mesh"}
+    other = write_layout_csv(renamed, csv.parent / "two-live.csv")
+    for by in ("species", "family"):
+        got = {}
+        for name, data in (("one", csv), ("two", other)):
+            out = tmp_path / f"{name}-{by}"
+            assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(out), "--apcer-by", by]) == 0
+            got[name] = json.loads((out / "results.json").read_text())["test"]
+        assert got["two"]["bpcer"] == got["one"]["bpcer"] and got["two"]["apcer"] == got["one"]["apcer"]
+        assert got["two"]["still_probe"] == got["one"]["still_probe"]
+
+
 def test_verify_probe_still_prints_both_decisions(mini, tmp_path, capsys):
     _, records = mini
     model = _checkpoint(tmp_path / "m.pt", 3, threshold=0.0)  # every score >= 0: live, frozen or not

@@ -6,14 +6,16 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from scipy.spatial import Delaunay
 from sklearn.metrics import roc_auc_score
 
 from fasstream.cli import main as cli_main
 from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
 from fasstream.data.synth.camera import HANDHELD_SHARE
-from fasstream.data.synth.families import FAMILIES, SPECIES, resolve
+from fasstream.data.synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, resolve
 from fasstream.data.synth.live import render_live
+from fasstream.data.synth.mesh import head_vertices, piecewise_affine, render_live_mesh
 from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
 from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, read_capture,
                                       render_video, video_camera)
@@ -240,3 +242,50 @@ def test_hand_held_cameras_move_the_whole_scene_for_every_species(identity):
     for family, drawn in amounts.items():
         assert abs((drawn > 0).mean() - HANDHELD_SHARE) < 0.1, family
         assert abs(np.median(drawn[drawn > 0]) - np.median(amounts["live"][amounts["live"] > 0])) < 0.15, family
+
+
+def test_live_mesh_is_held_out_of_default_datasets_and_rendered_by_name(synthetic, tmp_path):
+    """The second live renderer is never in a default dataset (so never trained on), only when named."""
+    _, records = synthetic
+    assert "live-mesh" not in DEFAULT_FAMILIES and FAMILIES["live-mesh"].held_out
+    assert {r.family for r in records} == set(DEFAULT_FAMILIES)
+    some = generate_dataset(tmp_path / "held", n_identities=2, seed=3, workers=1, families=["live-mesh"],
+                            live_videos=1)
+    assert sorted((r.family, r.live, r.species) for r in some) == [("live", True, "live")] * 2 + [
+        ("live-mesh", True, "live")] * 2
+    assert read_layout_csv(tmp_path / "held" / "dataset.csv") == some
+    by_id = {r.video_id: r for r in records}
+    for rec in some:  # the live videos are those of the default dataset, the mesh ones reproducible
+        if rec.family == "live":
+            assert rec.path.read_bytes() == by_id[rec.video_id].path.read_bytes()
+    again = generate_dataset(tmp_path / "again", n_identities=2, seed=3, workers=1, families=["live-mesh"],
+                             live_videos=1)
+    assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(some, again))
+
+
+def test_piecewise_affine_puts_every_vertex_where_it_is_told(identity):
+    """Warping a coordinate image: the pixel at each moved landmark holds the landmark's source position."""
+    size = identity.image.shape[0]
+    src, _, moving = head_vertices(identity.landmarks.astype(np.float64), size)
+    triangles = Delaunay(src).simplices
+    turn = cv2.getRotationMatrix2D((size / 2, size / 2), 3.0, 1.03) + [[0, 0, 2.5], [0, 0, -1.5]]
+    dst = np.where(moving[:, None], faces.project(turn, src), src)
+    gy, gx = np.mgrid[0:size, 0:size].astype(np.float32)
+    coords = np.dstack([gx, gy, np.zeros_like(gx)])
+    values = moving.astype(np.float64)
+    warped, field = piecewise_affine(coords, src, dst, triangles, np.arange(len(triangles)), values)
+    got = np.stack([faces.sample(warped[..., k], dst[:68]) for k in range(2)], axis=1)
+    np.testing.assert_allclose(got, src[:68], atol=0.02)  # every landmark exactly where the tracks say
+    np.testing.assert_allclose(faces.sample(field, dst[:68]), 1.0, atol=1e-4)  # values interpolate the same way
+    assert field.shape == (size, size) and np.isfinite(field).all()
+
+
+def test_live_mesh_turns_in_3d_blinks_and_is_reproducible(identity):
+    n, fps = 45, 25.0
+    frames, tracks = render_live_mesh(identity, np.random.default_rng(2), n, fps)
+    again, tracks_again = render_live_mesh(identity, np.random.default_rng(2), n, fps)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, again)) and np.array_equal(tracks, tracks_again)
+    assert len(frames) == n and tracks.shape == (n, 68, 2) and all(np.isfinite(f).all() for f in frames)
+    assert max(homography_residual(tracks[0], tracks[i]) for i in range(n)) > 0.5  # not a plane: a turning head
+    nose = tracks[:, 27:36]
+    assert 2 < np.ptp(nose[:, :, 0], axis=0).mean() < 60 and np.abs(np.diff(nose, axis=0)).max() < 8  # smooth

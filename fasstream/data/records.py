@@ -2,9 +2,10 @@
 
 The layout is a CSV with columns ``path,label,species,split`` and optionally ``subject``,
 ``landmarks`` and ``family``; ``label`` is ``live`` or ``attack``, ``split`` is ``train``, ``dev``
-or ``test``, and paths are relative to the CSV's folder. ``family`` names the physical model of an
-attack within its species (``print-flat``, ``replay-phone``; the unit left out by the
-leave-one-family-out protocol); blank or absent, it is the species.
+or ``test``, and paths are relative to the CSV's folder. ``family`` names the physical model of a
+video within its species (``print-flat``, ``replay-phone``: the unit left out by the
+leave-one-family-out protocol; ``live-mesh``: a second bona fide renderer); blank or absent, it is
+the species.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ FAMILY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a family names a ru
 class VideoRecord:
     """One video: where it is, bona fide or attack, its species, split, id, subject, landmark file, family.
 
-    ``family`` (the attack's physical model, e.g. ``print-curved``) defaults to the species.
+    ``family`` (the physical model, e.g. ``print-curved`` or ``live-mesh``) defaults to the species.
     """
 
     path: Path
@@ -50,9 +51,9 @@ def _check_family(where: str, species: str, family: str, seen: dict[str, tuple[s
     if not FAMILY_NAME.match(family):
         raise ValueError(f"{where}: family {family!r} is not a plain name; use letters, digits, '.', '_' and '-' "
                          "(it names a run folder), e.g. 'print-flat', or leave the cell blank for the species")
-    if (species == "live") != (family == "live"):
-        raise ValueError(f"{where}: family {family!r} does not fit species {species!r}; bona fide rows have "
-                         "family 'live' (or a blank cell) and attack rows any other family")
+    if species != "live" and family == "live":
+        raise ValueError(f"{where}: family 'live' does not fit species {species!r}; 'live' is bona fide. Fix: name "
+                         "the attack's physical model (e.g. 'print-flat') or leave the cell blank for the species")
     first_species, first = seen.setdefault(family, (species, here))
     if first_species != species:
         raise ValueError(f"{where}: family {family!r} has species {species!r} here but {first_species!r} in {first}; "

@@ -1,9 +1,10 @@
 """Synthetic bona fide and presentation-attack videos built on real public-domain faces.
 
 An identity is a source face (``faces.source_faces``) plus an augmentation seed
-(``synth.scene.make_identity``). Each video is one family's scene (``synth.families``: eleven
-physical models of six species, from ``live`` to ``rigid-layers``) seen through one randomised
-camera (``synth.camera``) that every species shares, and encoded as H.264 at the camera's quality.
+(``synth.scene.make_identity``). Each video is one family's scene (``synth.families``: twelve
+physical models of six species, from ``live`` to ``rigid-layers``; one, ``live-mesh``, is held out of
+default datasets) seen through one randomised camera (``synth.camera``) that every species shares,
+and encoded as H.264 at the camera's quality.
 Every frame has exact 68-point landmarks.
 """
 from __future__ import annotations
@@ -23,12 +24,12 @@ from tqdm import tqdm
 from . import faces
 from .records import VideoRecord, write_layout_csv
 from .synth.camera import Camera
-from .synth.families import FAMILIES, SPECIES, resolve
+from .synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, resolve
 from .synth.scene import FRAME_SIZE, Identity, make_identity
 from .video import write_video
 
-__all__ = ["FAMILIES", "FRAME_SIZE", "LIVE_SHARE", "SPECIES", "Identity", "assign_splits", "capture_file", "faces",
-           "generate_dataset", "make_identity", "read_capture", "render_video", "video_camera"]
+__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "FRAME_SIZE", "LIVE_SHARE", "SPECIES", "Identity", "assign_splits",
+           "capture_file", "faces", "generate_dataset", "make_identity", "read_capture", "render_video", "video_camera"]
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +111,12 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
 
     Identity ``i`` is source face ``i mod 2`` with augmentation seed ``(seed, i)``; whole identities
     go to one split. Each identity gets ``videos_per_family`` H.264 ``.mp4`` videos of every attack
-    family in ``families`` (default: all of ``FAMILIES``) and ``live_videos`` live ones (default
-    ``LIVE_SHARE * videos_per_family``), each with a landmark file ``.npy (N, 68, 2)`` and its capture
-    record ``.json`` (``read_capture``) beside it. A video depends only on its identity,
-    family and index, not on ``workers`` (None or 0: the CPU count; 1 runs in-process) nor on which
-    other families are chosen. ``splits`` renders only the identities of those splits (the split of an
-    identity does not depend on it). Returns the records written to the CSV.
+    family in ``families`` (default: ``DEFAULT_FAMILIES``, every family but the held-out ones) and
+    ``live_videos`` videos of each live family (default ``LIVE_SHARE * videos_per_family``), each with a
+    landmark file ``.npy (N, 68, 2)`` and its capture record ``.json`` (``read_capture``) beside it. A
+    video depends only on its identity, family and index, not on ``workers`` (None or 0: the CPU count;
+    1 runs in-process) nor on which other families are chosen. ``splits`` renders only the identities of
+    those splits (the split of an identity does not depend on it). Returns the records written to the CSV.
     """
     if n_identities < 1 or videos_per_family < 1:
         raise ValueError(f"need at least one identity and one video per family, got "
@@ -126,7 +127,7 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
     if unknown:
         raise ValueError(f"unknown split(s) {', '.join(map(repr, unknown))}: use train, dev or test")
     live_videos = LIVE_SHARE * videos_per_family if live_videos is None else live_videos
-    chosen = list(FAMILIES) if families is None else [resolve(f) for f in families]
+    chosen = list(DEFAULT_FAMILIES) if families is None else [resolve(f) for f in families]
     if "live" not in chosen and live_videos:
         chosen.insert(0, "live")
     out_dir = Path(out_dir).resolve()

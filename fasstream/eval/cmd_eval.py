@@ -107,8 +107,8 @@ def score_split(scorer, records, split: str, cache: Path | None = None, still: b
     print(f"{split}: {len(kept)} videos scored, {len(skipped)} skipped")
     if not kept:
         raise SystemExit(f"fasstream eval: no usable {split} video; see the warnings above.")
-    data = ScoreSet(np.asarray(scores), np.array([r.live for r in kept]),
-                    np.array([getattr(r, group) for r in kept], dtype=object), np.array([r.video_id for r in kept]))
+    groups = np.array([LIVE if r.live else getattr(r, group) for r in kept], dtype=object)  # bona fide pooled
+    data = ScoreSet(np.asarray(scores), np.array([r.live for r in kept]), groups, np.array([r.video_id for r in kept]))
     if not frozen:
         return data, None
     ids, values = zip(*frozen)

@@ -6,14 +6,20 @@ from typing import Callable
 
 from fasstream.data.synth import animated, prints, replays, temporal
 from fasstream.data.synth.live import render_live
+from fasstream.data.synth.mesh import render_live_mesh
 
 
 @dataclass(frozen=True)
 class Family:
-    """A family's species and its renderer ``(identity, rng, n, fps) -> (scene frames, landmarks)``."""
+    """A family's species and its renderer ``(identity, rng, n, fps) -> (scene frames, landmarks)``.
+
+    ``held_out``: rendered only when asked for by name, never by default nor for training: a physical
+    model kept apart to measure generalisation beyond the others.
+    """
 
     species: str
     render: Callable
+    held_out: bool = False
 
 
 FAMILIES: dict[str, Family] = {
@@ -28,7 +34,11 @@ FAMILIES: dict[str, Family] = {
     "still-pause": Family("still", temporal.render_still_pause),
     "rigid-plane": Family("rigid", temporal.render_rigid_plane),
     "rigid-layers": Family("rigid", temporal.render_rigid_layers),
+    "live-mesh": Family("live", render_live_mesh, held_out=True),
 }
+
+DEFAULT_FAMILIES = tuple(name for name, family in FAMILIES.items() if not family.held_out)
+"""What a dataset renders unless told otherwise: every family but the held-out ones."""
 
 SPECIES = tuple(dict.fromkeys(f.species for f in FAMILIES.values()))
 """live, print, replay, animated, still, rigid."""
