@@ -5,7 +5,7 @@
 
 Ceilings, measured in the same run while the service is not running:
 - model only: the worker's model (same device, precision and torch threads) on random crops at the
-  serving batch size (``--max-batch``, 0: 16 on CUDA, 2 on a CPU): clips/s, divided by the videos'
+  serving batch size (``--max-batch``, 0: 16 on CUDA, 1 on a CPU): clips/s, divided by the videos'
   mean clips per session = the sessions/s no pipeline can pass. A session's model-only time is its
   clips' batches at that size, one after another. The fastest of 20 batches, before and after the
   pipeline runs (the faster of the two is the ceiling): on a shared machine the ratio errs low. Saturation is
@@ -169,7 +169,7 @@ def _duration(video: Path) -> float:
 
 
 def _serving_batch(args) -> int:
-    return args.max_batch or (16 if torch.cuda.is_available() else 2)
+    return args.max_batch or (16 if torch.cuda.is_available() else 1)
 
 
 def model_only(model: Path, args, clips_per_session: float, repeats: int = 20) -> dict:
@@ -179,9 +179,9 @@ def model_only(model: Path, args, clips_per_session: float, repeats: int = 20) -
     if args.threads and not torch.cuda.is_available():
         torch.set_num_threads(args.threads)
     loaded = load_model(model, "auto", args.precision)
-    batcher = DynamicBatcher(loaded, lambda *a: None)
-    batcher.stop()
     size, batch = loaded.model.size, _serving_batch(args)
+    batcher = DynamicBatcher(loaded, lambda *a: None, max_batch=batch)
+    batcher.stop()
     crops = np.random.default_rng(0).integers(0, 256, (batch, 4, size, size, 3), dtype=np.uint8)
     for _ in range(3):
         batcher.predict(crops)  # warm-up (and cuDNN's choices)

@@ -216,6 +216,23 @@ def test_cpu_serving_model_matches_the_training_module(tmp_path):
         load_model(path, "cpu", "fp16")
 
 
+def test_a_clips_score_does_not_depend_on_the_clips_beside_it():
+    """The served model runs on exactly max_batch clips a call, so a session scored twice, in other
+    company, gets the same score bit for bit (oneDNN's kernels for 1 and 8 clips differ in the last digits)."""
+    from fasstream.model.checkpoint import DEFAULT_MODEL
+    from fasstream.stream.batcher import DynamicBatcher, load_model
+
+    loaded = load_model(DEFAULT_MODEL, "cpu")
+    size = loaded.model.size
+    crops = np.random.default_rng(0).integers(0, 256, (12, 4, size, size, 3), dtype=np.uint8)
+    batcher = DynamicBatcher(loaded, lambda *a: None, max_batch=8)
+    batcher.stop()
+    together = batcher.predict(crops)
+    alone = np.concatenate([batcher.predict(crops[i:i + 1]) for i in range(len(crops))])
+    reordered = batcher.predict(crops[::-1])[::-1]
+    assert together.shape == (12,) and np.array_equal(together, alone) and np.array_equal(together, reordered)
+
+
 def test_face_crop_matches_the_training_crop_of_exact_landmarks():
     """The worker's default face stage (MTCNN, calibrated) puts a clip's box where training would put it."""
     import cv2

@@ -4,7 +4,8 @@ Backends (``make_detector(name)``):
 
 ``mtcnn``
     MTCNN (Zhang et al. 2016) from facenet-pytorch, whose P/R/O-Net weights ship inside its MIT
-    wheel: box, confidence and 5 points (eyes, nose, mouth corners), batched on the worker's device.
+    wheel: box, confidence and 5 points (eyes, nose, mouth corners), on the worker's device; a frame's
+    result does not depend on the other frames of the call (``MTCNNDetector``).
     ``refine`` re-places a face from its previous box with O-Net alone (a 48x48 crop), the cheap
     tracking step between full detections. The serving default.
 ``lbp-cascade``
@@ -35,6 +36,8 @@ from fasstream.faces.landmarks import PrecomputedLandmarks, shape_predictor_path
 __all__ = ["DETECTORS", "Detection", "FaceDetector", "make_detector"]
 
 FrameKey = tuple  # (video key, frame index): what the precomputed backend looks faces up by
+CHUNK = {"cpu": 1, "cuda": 16}
+"""O-Net crops per call by device type (other devices: as cuda); docs/faces.md "Batch-invariant faces"."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,12 @@ class MTCNNDetector(FaceDetector):
 
     ``thresholds`` are the P/R/O-Net acceptance scores, ``factor`` the image pyramid's step;
     ``track_score`` is the O-Net score below which :meth:`refine` reports the track lost.
+
+    A frame's faces depend on that frame alone, never on the others of the call, so a session gets the
+    same boxes from ``verify`` and from a worker whatever other sessions share its batches (a 1e-7
+    difference from another batch size re-places the next crop and grows over a track to 0.5 px):
+    :meth:`detect` runs each frame by itself, and :meth:`refine` runs O-Net on zero-padded chunks of
+    ``chunk`` crops (CHUNK: one on a CPU, where a batch saves little, 16 on a GPU).
     """
 
     name, points = "mtcnn", 5
@@ -98,6 +107,7 @@ class MTCNNDetector(FaceDetector):
             raise ValueError(f"min_face must be a fraction of the frame's shorter side in (0, 1], got {min_face}")
         self.device, self.min_face, self.factor = str(device), float(min_face), float(factor)
         self.thresholds, self.track_score = [float(t) for t in thresholds], float(track_score)
+        self.chunk = CHUNK.get(self.device.split(":")[0], CHUNK["cuda"])
         self._nets = None
         self._lock = threading.Lock()
 
@@ -121,18 +131,15 @@ class MTCNNDetector(FaceDetector):
         frames = _check_frames(frames)
         pnet, rnet, onet = self.load()
         out: list[Detection | None] = [None] * len(frames)
-        groups: dict[tuple, list[int]] = {}
-        for i, frame in enumerate(frames):  # facenet batches frames of one size
-            groups.setdefault(frame.shape, []).append(i)
-        for shape, idx in groups.items():
-            min_size = max(12.0, self.min_face * min(shape[:2]))
+        for i, frame in enumerate(frames):  # one frame a call: R- and O-Net see only its own candidates
+            min_size = max(12.0, self.min_face * min(frame.shape[:2]))
             with torch.inference_mode():
-                boxes, points = detect_face(np.stack([frames[i] for i in idx]), min_size, pnet, rnet, onet,
-                                            self.thresholds, self.factor, self.device)
-            for i, b, p in zip(idx, boxes, points):
-                if len(b):
-                    k = _largest(b[:, :4])
-                    out[i] = Detection(tuple(float(v) for v in b[k, :4]), float(b[k, 4]), np.asarray(p[k], np.float32))
+                boxes, points = detect_face(frame[None], min_size, pnet, rnet, onet, self.thresholds, self.factor,
+                                            self.device)
+            if len(boxes[0]):
+                k = _largest(boxes[0][:, :4])
+                out[i] = Detection(tuple(float(v) for v in boxes[0][k, :4]), float(boxes[0][k, 4]),
+                                   np.asarray(points[0][k], np.float32))
         return out
 
     def refine(self, frames, priors, keys=None):
@@ -150,10 +157,15 @@ class MTCNNDetector(FaceDetector):
             side = max(x1 - x0, y1 - y0) + 1
             squares.append(((x0 + x1) / 2 - (side - 1) / 2, (y0 + y1) / 2 - (side - 1) / 2, side))
         crops = np.stack([crop_frame(f, sq, 48, pad="zero") for f, sq in zip(frames, squares)])
-        with torch.inference_mode():
-            batch = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
-            reg, marks, prob = onet((batch - 127.5) * 0.0078125)
-        reg, marks, prob = (t.float().cpu().numpy() for t in (reg, marks, prob))
+        chunk = self.chunk
+        padded = np.zeros((-(-len(crops) // chunk) * chunk,) + crops.shape[1:], np.uint8)
+        padded[:len(crops)] = crops
+        outs = []
+        with torch.inference_mode():  # fixed-size calls: a crop's result never depends on what else is refined
+            for start in range(0, len(padded), chunk):
+                batch = torch.from_numpy(padded[start:start + chunk]).to(self.device).permute(0, 3, 1, 2).float()
+                outs.append([t.float().cpu().numpy() for t in onet((batch - 127.5) * 0.0078125)])
+        reg, marks, prob = (np.concatenate(parts)[:len(crops)] for parts in zip(*outs))
         out: list[Detection | None] = []
         for (x0, y0, side), r, m, p in zip(squares, reg, marks, prob[:, 1]):
             if p < self.track_score:

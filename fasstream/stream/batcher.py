@@ -1,6 +1,8 @@
 """The model stage: a checkpoint loaded once per worker and a dynamic batcher over clips of all sessions.
 
-A batch closes when it holds ``max_batch`` clips or its first clip has waited ``max_delay_ms``.
+A batch closes when it holds ``max_batch`` clips or its first clip has waited ``max_delay_ms``; the
+model always runs on ``max_batch`` clips (padded), because a different batch size changes a clip's
+score in its last digits and a session computed twice (a rebalance) must get the same result.
 The forward pass is the training one (EulerNet, then ``score``), under bfloat16 autocast on CUDA
 and in float32 on a CPU (``precision``). On a CPU, BatchNorm is folded into the convolutions and
 the layout is channels-last (``fold.py``).
@@ -118,12 +120,18 @@ class DynamicBatcher:
 
     @torch.inference_mode()
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        """Clip scores of ``crops (B, 4, S, S, 3) uint8``."""
-        dev = self.loaded.device
-        clips = torch.from_numpy(crops).to(dev).permute(0, 1, 4, 2, 3).float().div_(255)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.loaded.bf16):
-            maps = self.loaded.model(clips)
-        return score(maps.float()).cpu().numpy()
+        """Clip scores of ``crops (B, 4, S, S, 3) uint8``, in model calls of exactly ``max_batch`` clips (the
+        last zero-padded): a clip's score never depends on how many or which clips share its call."""
+        dev, size, n = self.loaded.device, self.max_batch, len(crops)
+        padded = np.zeros((-(-n // size) * size,) + crops.shape[1:], np.uint8)
+        padded[:n] = crops
+        scores = []
+        for start in range(0, len(padded), size):
+            clips = torch.from_numpy(padded[start:start + size]).to(dev).permute(0, 1, 4, 2, 3).float().div_(255)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.loaded.bf16):
+                maps = self.loaded.model(clips)
+            scores.append(score(maps.float()).cpu().numpy())
+        return np.concatenate(scores)[:n]
 
     def _run(self) -> None:
         while not self._stop.is_set():

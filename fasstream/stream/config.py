@@ -45,7 +45,7 @@ class KafkaConfig:
 
 @dataclass
 class BatchConfig:
-    max_batch: int = 0                # 0: 16 on CUDA, 2 on a CPU (larger CPU batches fall out of cache)
+    max_batch: int = 0                # 0: 16 on CUDA, 1 on a CPU; every model call has this many clips (padded)
     max_delay_ms: float = 20.0
     device: str = "auto"
     precision: str = "auto"           # auto (bf16 on CUDA, fp32 on a CPU) | fp32 | bf16

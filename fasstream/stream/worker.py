@@ -189,7 +189,7 @@ class Worker:
         b = self.cfg.batch
         if b.threads and self.loaded.device.type == "cpu":
             torch.set_num_threads(b.threads)
-        max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 2)
+        max_batch = b.max_batch or (16 if self.loaded.device.type == "cuda" else 1)
         self._batcher = DynamicBatcher(self.loaded, self._on_batch, max_batch, b.max_delay_ms)
         self.cropper.load()
         size = self.loaded.model.size
