@@ -14,7 +14,7 @@ from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
 from fasstream.data.synth.camera import HANDHELD_SHARE
 from fasstream.data.synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, resolve
-from fasstream.data.synth.live import render_live
+from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import head_vertices, piecewise_affine, render_live_mesh
 from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
 from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, read_capture,
@@ -247,7 +247,8 @@ def test_hand_held_cameras_move_the_whole_scene_for_every_species(identity):
 def test_live_mesh_is_held_out_of_default_datasets_and_rendered_by_name(synthetic, tmp_path):
     """The second live renderer is never in a default dataset (so never trained on), only when named."""
     _, records = synthetic
-    assert "live-mesh" not in DEFAULT_FAMILIES and FAMILIES["live-mesh"].held_out
+    assert "live-mesh" not in DEFAULT_FAMILIES and FAMILIES["live-mesh"].held_out and not FAMILIES["live-mesh"].default
+    assert "live-calm" not in DEFAULT_FAMILIES and not FAMILIES["live-calm"].held_out  # opt-in, trainable
     assert {r.family for r in records} == set(DEFAULT_FAMILIES)
     some = generate_dataset(tmp_path / "held", n_identities=2, seed=3, workers=1, families=["live-mesh"],
                             live_videos=1)
@@ -289,3 +290,36 @@ def test_live_mesh_turns_in_3d_blinks_and_is_reproducible(identity):
     assert max(homography_residual(tracks[0], tracks[i]) for i in range(n)) > 0.5  # not a plane: a turning head
     nose = tracks[:, 27:36]
     assert 2 < np.ptp(nose[:, :, 0], axis=0).mean() < 60 and np.abs(np.diff(nose, axis=0)).max() < 8  # smooth
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_live_calm_blinks_like_live_but_holds_the_head_and_mouth_still(identity, seed):
+    """Same seed, same blinks; the calm subject's head moves less and the jaw does not talk."""
+    _, live = render_live(identity, np.random.default_rng(seed), 45, 25.0)
+    _, calm = render_live_calm(identity, np.random.default_rng(seed), 45, 25.0)
+
+    def opening(t):  # right eye's upper to lower lid, relative to its median
+        eye = np.linalg.norm(t[:, 37] - t[:, 41], axis=1)
+        return eye / np.median(eye)
+
+    assert opening(calm).min() < 0.6 and np.corrcoef(opening(calm), opening(live))[0, 1] > 0.9
+    assert np.ptp(calm[:, 30], axis=0).max() < 0.6 * np.ptp(live[:, 30], axis=0).max()  # nose tip
+    chin = [np.ptp(np.linalg.norm(t[:, 8] - t[:, 30], axis=1)) for t in (live, calm)]
+    assert chin[1] < 2.0 and chin[0] > 4.0
+
+
+def test_training_refuses_held_out_families(tmp_path):
+    """A held-out renderer measures generalisation only while no training run has seen it."""
+    from fasstream.train.config import TrainConfig
+    from fasstream.train.dataset import split_records
+
+    rows = ["path,label,species,split,family", "a.mp4,live,live,train,live", "b.mp4,attack,print,train,print-flat",
+            "c.mp4,live,live,dev,live", "d.mp4,attack,print,dev,print-flat", "e.mp4,live,live,test,live-mesh"]
+    csv = tmp_path / "d.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    cfg = TrainConfig.from_dict({"data": {"path": str(csv)}})
+    assert [r.family for r in split_records(cfg, "test")] == ["live-mesh"]
+    assert len(split_records(cfg, "train")) == 2
+    csv.write_text("\n".join(rows).replace("e.mp4,live,live,test", "e.mp4,live,live,train") + "\n")
+    with pytest.raises(ValueError, match="train split of .* held-out family live-mesh, which test and never train"):
+        split_records(cfg, "train")

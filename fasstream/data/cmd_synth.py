@@ -17,10 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="videos of each attack family per subject (default 1); live gets "
                              "LIVE_SHARE (3) times as many")
     parser.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
-                        help="families to render (default: all but the held-out live-mesh; a species name stands "
-                             "for its first family; live is always added): print-flat print-curved replay-lcd "
-                             "replay-phone animated-warp animated-puppet still-print still-pause rigid-plane "
-                             "rigid-layers, and held out: live-mesh (a second live model, for tests only)")
+                        help="families to render (default: all but the opt-in ones; a species name stands for its "
+                             "first family; live is always added): print-flat print-curved replay-lcd replay-phone "
+                             "animated-warp animated-puppet still-print still-pause rigid-plane rigid-layers; "
+                             "opt-in: live-calm (a subject holding still), live-mesh (a second live renderer, "
+                             "held out: test splits only)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
     parser.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), default=None,
                         help="render only the identities of these splits (default: all); an identity's split "

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from fasstream.data.lofo import attack_families, check_families, without_families
 from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
+from fasstream.data.synth.families import HELD_OUT_FAMILIES
 from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip, stabilised_crop
 from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
 from fasstream.faces.geometry import check_resample
@@ -199,7 +200,8 @@ def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
     """Records of one split (train, dev, test) of the recipe's data source.
 
     Train and dev leave out the attacks of ``data.exclude_families`` (a leave-one-family-out fold);
-    an excluded family unknown to the data, or one whose removal leaves dev without attacks, raises ValueError.
+    an excluded family unknown to the data, or one whose removal leaves dev without attacks, raises ValueError,
+    and so do train or dev videos of a held-out synthetic family (``Family.held_out``: test only).
     """
     if cfg.data.source == "csv":
         everything = read_layout_csv(cfg.data.path)
@@ -207,6 +209,11 @@ def split_records(cfg: TrainConfig, split: str) -> list[VideoRecord]:
     else:
         records = oulu_records(cfg.data.path, cfg.data.protocol, cfg.data.fold or None, split=split)
         known = sorted(set(ACCESS_FAMILY.values()) - {"live"})
+    held = sorted({r.family for r in records if r.family in HELD_OUT_FAMILIES}) if split != "test" else []
+    if held:
+        raise ValueError(f"the {split} split of {cfg.data.path} holds videos of the held-out famil"
+                         f"{'ies' if len(held) > 1 else 'y'} {', '.join(held)}, which test and never train. Fix: "
+                         "render them into test splits only (fasstream synth --splits test --families ...)")
     excluded = cfg.data.exclude_families
     if not excluded or split == "test":
         return records

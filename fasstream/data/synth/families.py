@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from fasstream.data.synth import animated, prints, replays, temporal
-from fasstream.data.synth.live import render_live
+from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import render_live_mesh
 
 
@@ -13,12 +13,14 @@ from fasstream.data.synth.mesh import render_live_mesh
 class Family:
     """A family's species and its renderer ``(identity, rng, n, fps) -> (scene frames, landmarks)``.
 
-    ``held_out``: rendered only when asked for by name, never by default nor for training: a physical
-    model kept apart to measure generalisation beyond the others.
+    ``default``: rendered unless a dataset names its families; otherwise only when named. ``held_out``: a
+    physical model kept apart to measure generalisation beyond the others, never trained on (training
+    refuses its videos) and never a default.
     """
 
     species: str
     render: Callable
+    default: bool = True
     held_out: bool = False
 
 
@@ -34,11 +36,15 @@ FAMILIES: dict[str, Family] = {
     "still-pause": Family("still", temporal.render_still_pause),
     "rigid-plane": Family("rigid", temporal.render_rigid_plane),
     "rigid-layers": Family("rigid", temporal.render_rigid_layers),
-    "live-mesh": Family("live", render_live_mesh, held_out=True),
+    "live-mesh": Family("live", render_live_mesh, default=False, held_out=True),
+    "live-calm": Family("live", render_live_calm, default=False),
 }
 
-DEFAULT_FAMILIES = tuple(name for name, family in FAMILIES.items() if not family.held_out)
-"""What a dataset renders unless told otherwise: every family but the held-out ones."""
+DEFAULT_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.default and not family.held_out)
+"""What a dataset renders unless told otherwise: every family but the held-out and opt-in ones."""
+
+HELD_OUT_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.held_out)
+"""Families that test, never train (``Family.held_out``)."""
 
 SPECIES = tuple(dict.fromkeys(f.species for f in FAMILIES.values()))
 """live, print, replay, animated, still, rigid."""

@@ -21,13 +21,14 @@ class Motion:
 
     ``head``: (degrees, pixels, relative scale) of the head-weighted affine. ``turn``: pixels of
     parallax at the nose tip from turning the head (yaw and pitch). ``expressive``: blinks, mouth and
-    brows. ``pulse``: a 1-1.5 Hz skin colour signal. ``drift``: pixels of a smooth global warp.
+    brows (``speech`` False: blinks only, the mouth and brows still). ``pulse``: a 1-1.5 Hz skin colour signal. ``drift``: pixels of a smooth global warp.
     ``loop``: seconds of a ping-pong loop that the motion repeats (0: no loop).
     """
 
     head: tuple[float, float, float]
     turn: float = 0.0
     expressive: bool = False
+    speech: bool = True
     pulse: bool = False
     drift: float = 0.0
     loop: float = 0.0
@@ -122,6 +123,8 @@ def animate(still: np.ndarray, points: np.ndarray, rng: np.random.Generator, n: 
         mouth = talk * np.maximum(np.sin(2 * np.pi * rng.uniform(0.6, 1.8) * times + rng.uniform(0, 6.3)), 0) ** 2
         raise_ = -rng.uniform(0.01, 0.03) * geo["height"] * (0.5 + 0.5 * np.sin(
             2 * np.pi * rng.uniform(0.3, 1.0) * times + rng.uniform(0, 6.3)))
+        if not motion.speech:  # drawn all the same, so that one seed gives the same blinks either way
+            mouth, raise_ = 0 * mouth, 0 * raise_
         blinks, mouth, raise_ = (v.astype(np.float32) for v in (blinks, mouth, raise_))
         local = np.abs(blinks) + np.abs(mouth) + np.abs(raise_)
     if motion.pulse:
