@@ -14,7 +14,9 @@ An independent consumer then reads the result topic from the start. Printed per 
 result), duplicated (copies, one verdict), conflicting (more than one verdict), refused (a
 capacity error), wrong (valid not ok, malformed not its own error), and sessions/s beside the same
 sessions served without faults in the same invocation (the floor: ``--no-baseline`` skips it).
-Workers use client face boxes (from the synthetic landmarks), so no dlib runs. Worker logs: ``--logs``.
+Workers use client face boxes (from the synthetic landmarks) unless ``--face-detector`` names a face
+stage (e.g. mtcnn: sessions then carry no box, and a session computed twice must still get one score,
+bit for bit). Worker logs: ``--logs``.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ def main() -> int:
     ap.add_argument("--open-sessions", type=int, default=16, help="limits.open_sessions of each worker")
     ap.add_argument("--session-timeout", type=float, default=10.0, help="limits.session_timeout_s")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every session's result")
+    ap.add_argument("--face-detector", default="client",
+                    help="the workers' face stage (default client: sessions carry their face box)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--logs", type=Path, help="keep worker logs here")
     ap.add_argument("--out", type=Path, help="write the reports as JSON")
@@ -76,18 +80,20 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fasstream-chaos-"))
     videos = make_videos(work / "videos", args.identities, args.size, args.frames)
     threads = max(1, (os.cpu_count() or 1) // args.workers)
-    flags = {"face_detector": "client", "batch.threads": threads, "crop_threads": 1,
+    flags = {"face_detector": args.face_detector, "batch.threads": threads, "crop_threads": 1,
              "limits.open_sessions": args.open_sessions, "limits.session_timeout_s": args.session_timeout}
     plan = ([("baseline", [])] if not args.no_baseline else []) + [
         (f"{','.join(f'{f.kind}@{f.at:g}' + (f':{f.seconds:g}' if f.seconds else '') for f in faults)} #{i + 1}",
          faults) for i in range(args.repeat) for faults in args.run]
     print(f"{platform.node()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
-          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; model {args.model.name}, "
+          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; model {args.model.name}, faces "
+          f"{args.face_detector}, "
           f"{len(videos)} videos of {args.frames} frames at {args.size} px, {args.workers} workers", flush=True)
     reports = []
     with LocalBroker(log_path=work / "tansu.log") as bootstrap:
         for name, faults in tqdm(plan, desc="runs", unit="run"):
-            chunks, expected = make_sessions(videos, args.sessions, args.chunk_bytes, args.malformed)
+            chunks, expected = make_sessions(videos, args.sessions, args.chunk_bytes, args.malformed,
+                                             face_boxes=args.face_detector == "client")
             log_dir = None
             if args.logs:
                 log_dir = args.logs / f"{len(reports):02d}-{name.replace(':', '-').replace(',', '+').replace(' #', '-')}"

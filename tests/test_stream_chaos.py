@@ -9,6 +9,7 @@ at most so that replays after a failover are deferred and re-read, never refused
 import pytest
 
 from fasstream.stream.chaos import Fault, make_model, make_sessions, make_videos, run_chaos, video_of
+from fasstream.stream.protocol import FACE_BOX
 
 pytest.importorskip("kafka")
 
@@ -46,3 +47,16 @@ def test_every_session_one_distinct_result(broker, setup, fault, tmp_path):
     newcomer = {"kill": "w2", "add": "w1"}.get(fault.kind)
     if newcomer:  # the replacement or the added worker took partitions over mid-stream
         assert newcomer in report.held_partitions, report.held_partitions
+
+
+def test_a_video_gets_one_score_whichever_worker_and_batch_find_its_face(broker, setup, tmp_path):
+    """With the licence-clean face stage in the workers (sessions carry no box), a video's score must not
+    depend on the worker or on the sessions that shared its face and model batches: the same six-decimal
+    score for every session of it, duplicates of a paused worker included (docs/faces.md)."""
+    model, _ = setup
+    videos = make_videos(tmp_path / "videos", size=320, frames=40)  # 4 clips: a face track carried across clips
+    chunks, expected = make_sessions(videos, 48, chunk_bytes=3000, malformed=2, face_boxes=False)
+    assert not any(k == FACE_BOX for messages in chunks.values() for _, _, h in messages for k, _ in h)
+    report = run_chaos(broker, model, chunks, expected, [Fault("pause", 0.3, 10.0)], workers=2,
+                       flags={**FLAGS, "face_detector": "mtcnn"}, log_dir=tmp_path)
+    _check(report)

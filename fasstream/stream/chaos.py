@@ -119,27 +119,29 @@ def make_model(path: Path, size: int = 64) -> Path:
 
 
 def make_sessions(videos: dict, n: int, chunk_bytes: int = 2000, malformed: int = 0,
-                  prefix: str = "") -> tuple[dict[str, list], dict[str, str | None]]:
+                  prefix: str = "", face_boxes: bool = True) -> tuple[dict[str, list], dict[str, str | None]]:
     """``n`` valid sessions cycling over ``videos`` plus ``malformed`` bad ones (half a gap: seq 0 never
-    sent, half undecodable bytes); returns (session id -> chunk messages, session id -> expected error)."""
+    sent, half undecodable bytes), each with its video's face box unless ``face_boxes`` is False (the
+    workers then find faces themselves); returns (session id -> chunk messages, session id -> expected error)."""
     prefix = prefix or uuid.uuid4().hex[:6]
     streams = {name: split(remux(path, "mpegts"), chunk_bytes) for name, (path, _) in videos.items()}
     names = sorted(videos)
+    box = {name: videos[name][1] if face_boxes else None for name in names}
     chunks, expected = {}, {}
     for i in range(n):
         name = names[i % len(names)]
         sid = f"{prefix}-{i:04d}-{name}"
-        chunks[sid] = list(session_chunks(sid, streams[name], "mpegts", videos[name][1]))
+        chunks[sid] = list(session_chunks(sid, streams[name], "mpegts", box[name]))
         expected[sid] = None
     for i in range(malformed):
         name = names[i % len(names)]
         sid = f"{prefix}-bad{i:03d}"
         if i % 2 == 0:
-            chunks[sid] = list(session_chunks(sid, streams[name], "mpegts", videos[name][1]))[1:]
+            chunks[sid] = list(session_chunks(sid, streams[name], "mpegts", box[name]))[1:]
             expected[sid] = "missing_chunk"
         else:
             chunks[sid] = [(sid.encode(), b"\x47garbage" * 300,
-                            protocol.chunk_headers(sid, 0, "mpegts", True, videos[name][1]))]
+                            protocol.chunk_headers(sid, 0, "mpegts", True, box[name]))]
             expected[sid] = "undecodable"
     return chunks, expected
 
