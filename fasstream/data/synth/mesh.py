@@ -19,6 +19,7 @@ from scipy.spatial import Delaunay
 
 from fasstream.data import faces
 from fasstream.data.synth.scene import Identity
+from fasstream.data.synth.viewpoint import rotation
 
 UPPER_LIDS, LOWER_LIDS = [37, 38, 43, 44], [41, 40, 47, 46]
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
@@ -78,15 +79,6 @@ def vertex_normals(vertices3d: np.ndarray, triangles: np.ndarray) -> np.ndarray:
         np.add.at(normals, triangles[:, k], tri)
     normals[:, 2] += 1e-9
     return normals / np.linalg.norm(normals, axis=1, keepdims=True)
-
-
-def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Rotation matrix of angles in degrees (x right, y down, z towards the camera)."""
-    ry, rx, rz = np.radians([yaw, pitch, roll])
-    rot_y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
-    rot_x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
-    rot_z = np.array([[np.cos(rz), -np.sin(rz), 0], [np.sin(rz), np.cos(rz), 0], [0, 0, 1]])
-    return rot_z @ rot_y @ rot_x
 
 
 def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,

@@ -1,7 +1,8 @@
-"""Where a plane is seen from: pinhole homographies, and the smooth path of a moving viewpoint.
+"""Where a plane is seen from: rotations, pinhole homographies, and the smooth path of a moving viewpoint.
 
-Shared by the attacks that move a flat picture (``rigid-*``, prints, replays) and by the capture
-chain (``synth.camera``), whose hand-held cameras move the same way for every species.
+Shared by the attacks that move a flat picture (``rigid-*``, prints, replays), by the capture chain
+(``synth.camera``), whose hand-held cameras move the same way for every species, and by the posed
+head of ``live-mesh`` (``synth.mesh``).
 """
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ import numpy as np
 from fasstream.data.synth.scene import wave
 
 
-def pose_homography(plane: tuple[int, int], size: int, scale: float, offset, yaw: float, pitch: float,
-                    roll: float) -> np.ndarray:
-    """Homography of a planar object ``plane`` = (w, h) px seen by a pinhole camera, angles in degrees."""
-    focal = 1.2 * size
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation matrix of angles in degrees: roll after yaw after pitch (x right, y down, z along the view)."""
     ry, rx, rz = np.radians([yaw, pitch, roll])
     rot_y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
     rot_x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
     rot_z = np.array([[np.cos(rz), -np.sin(rz), 0], [np.sin(rz), np.cos(rz), 0], [0, 0, 1]])
-    rot = rot_z @ rot_y @ rot_x
+    return rot_z @ rot_y @ rot_x
+
+
+def pose_homography(plane: tuple[int, int], size: int, scale: float, offset, yaw: float, pitch: float,
+                    roll: float) -> np.ndarray:
+    """Homography of a planar object ``plane`` = (w, h) px seen by a pinhole camera, angles in degrees."""
+    focal = 1.2 * size
+    rot = rotation(yaw, pitch, roll)
     depth = focal / scale
     shift = np.array([offset[0] * depth / focal, offset[1] * depth / focal, depth])
     camera = np.array([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1]])
