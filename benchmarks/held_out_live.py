@@ -31,32 +31,35 @@ from fasstream.model.checkpoint import load_checkpoint
 
 
 def score_all(scorer: VideoScorer, records, detector: str, device: str) -> dict:
-    """Per video: landmark-crop score, frozen landmark-crop score and detector-crop score (None: no face)."""
+    """Per video: landmark-crop score, frozen landmark-crop score (live videos only) and detector-crop score
+    (None: no face)."""
     scorer.faces = load_tracker(detector, device, scorer.crop_scale)  # used where no landmarks are given
     out = {}
     for rec in tqdm(records, desc="scoring (landmarks, frozen, detector)", unit="video"):
-        moving, held = scorer.score_file_and_still(rec.path, rec.landmarks)
+        if rec.live:
+            moving, held = scorer.score_file_and_still(rec.path, rec.landmarks)
+        else:
+            moving, held = scorer.score_file(rec.path, rec.landmarks), None
         try:
             detected = scorer.score_file(rec.path).score
         except ValueError as err:  # no face in any clip: the service answers no_face, never live
             print(f"  {detector}: {rec.video_id}: {err}", file=sys.stderr)
             detected = None
-        out[rec.video_id] = {"landmarks": moving.score, "frozen": held.score, detector: detected}
+        out[rec.video_id] = {"landmarks": moving.score, "frozen": held.score if held else None, detector: detected}
     return out
 
 
 def per_family(records, scores: dict, threshold: float, detector: str) -> dict:
     """Error rate of each family at ``threshold``: live families reject (BPCER), attacks accept (APCER)."""
-    table = {}
-    for family in sorted({r.family for r in records}, key=lambda f: (not any(r.live for r in records
-                                                                              if r.family == f), f)):
+    table, live_of = {}, {r.family: r.live for r in records}
+    for family in sorted(live_of, key=lambda f: (not live_of[f], f)):  # live families first
         rows = [r for r in records if r.family == family]
-        live = rows[0].live
+        live = live_of[family]
         wrong = (lambda s: s < threshold) if live else (lambda s: s >= threshold)
         land = np.array([scores[r.video_id]["landmarks"] for r in rows])
         found = [scores[r.video_id][detector] for r in rows]
         det = np.array([s for s in found if s is not None])
-        frozen = np.array([scores[r.video_id]["frozen"] for r in rows])
+        frozen = np.array([scores[r.video_id]["frozen"] for r in rows]) if live else None
         table[family] = {
             "species": rows[0].species, "videos": len(rows), "error": "BPCER" if live else "APCER",
             "landmarks": 100 * float(np.mean(wrong(land))),

@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from fasstream.batching import in_fixed_batches
 from fasstream.faces.geometry import crop_frame
 from fasstream.faces.landmarks import PrecomputedLandmarks, shape_predictor_path
 
@@ -157,15 +158,13 @@ class MTCNNDetector(FaceDetector):
             side = max(x1 - x0, y1 - y0) + 1
             squares.append(((x0 + x1) / 2 - (side - 1) / 2, (y0 + y1) / 2 - (side - 1) / 2, side))
         crops = np.stack([crop_frame(f, sq, 48, pad="zero") for f, sq in zip(frames, squares)])
-        chunk = self.chunk
-        padded = np.zeros((-(-len(crops) // chunk) * chunk,) + crops.shape[1:], np.uint8)
-        padded[:len(crops)] = crops
-        outs = []
+
+        def run(chunk: np.ndarray) -> list[np.ndarray]:
+            batch = torch.from_numpy(chunk).to(self.device).permute(0, 3, 1, 2).float()
+            return [t.float().cpu().numpy() for t in onet((batch - 127.5) * 0.0078125)]
+
         with torch.inference_mode():  # fixed-size calls: a crop's result never depends on what else is refined
-            for start in range(0, len(padded), chunk):
-                batch = torch.from_numpy(padded[start:start + chunk]).to(self.device).permute(0, 3, 1, 2).float()
-                outs.append([t.float().cpu().numpy() for t in onet((batch - 127.5) * 0.0078125)])
-        reg, marks, prob = (np.concatenate(parts)[:len(crops)] for parts in zip(*outs))
+            reg, marks, prob = in_fixed_batches(run, crops, self.chunk)
         out: list[Detection | None] = []
         for (x0, y0, side), r, m, p in zip(squares, reg, marks, prob[:, 1]):
             if p < self.track_score:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from fasstream.batching import in_fixed_batches
 from fasstream.model import EulerNet, score
 from fasstream.model.checkpoint import load_checkpoint
 from fasstream.model.fold import cpu_serving_model
@@ -122,16 +123,15 @@ class DynamicBatcher:
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Clip scores of ``crops (B, 4, S, S, 3) uint8``, in model calls of exactly ``max_batch`` clips (the
         last zero-padded): a clip's score never depends on how many or which clips share its call."""
-        dev, size, n = self.loaded.device, self.max_batch, len(crops)
-        padded = np.zeros((-(-n // size) * size,) + crops.shape[1:], np.uint8)
-        padded[:n] = crops
-        scores = []
-        for start in range(0, len(padded), size):
-            clips = torch.from_numpy(padded[start:start + size]).to(dev).permute(0, 1, 4, 2, 3).float().div_(255)
+        dev = self.loaded.device
+
+        def run(chunk: np.ndarray) -> list[np.ndarray]:
+            clips = torch.from_numpy(chunk).to(dev).permute(0, 1, 4, 2, 3).float().div_(255)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.loaded.bf16):
                 maps = self.loaded.model(clips)
-            scores.append(score(maps.float()).cpu().numpy())
-        return np.concatenate(scores)[:n]
+            return [score(maps.float()).cpu().numpy()]
+
+        return in_fixed_batches(run, crops, self.max_batch)[0]
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -141,13 +141,13 @@ def render_live_mesh(ident: Identity, rng: np.random.Generator, n: int, fps: flo
     focal = 3.0 * size
     rest3d = np.column_stack([src, depth])
     lit_rest = ambient + (1 - ambient) * np.clip(vertex_normals(rest3d, triangles) @ light, 0, 1)
+    sides = np.sign((src[MOUTH_CORNERS] - geo["centre"]) @ geo["right"])[:, None]
     frames, tracks = [], np.empty((n, 68, 2), np.float32)
     for i in range(n):
         shaped = src.copy()
         shaped[UPPER_LIDS] += 0.85 * blink[i] * (src[LOWER_LIDS] - src[UPPER_LIDS])
         shaped[LOWER_LIP] += speech[i] * down
         shaped[CHIN] += 0.8 * speech[i] * down
-        sides = np.sign((src[MOUTH_CORNERS] - geo["centre"]) @ geo["right"])[:, None]
         shaped[MOUTH_CORNERS] += smile[i] * (sides * geo["right"] + 0.4 * geo["up"])
         posed = np.column_stack([shaped, depth]) - pivot
         posed = posed @ rotation(yaw[i], pitch[i], roll[i]).T + pivot
