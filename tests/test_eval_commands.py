@@ -26,10 +26,11 @@ def dataset(tmp_path_factory):
     return out, records
 
 
-def _checkpoint(path, threshold=0.5, **extra):
+def _checkpoint(path, threshold=0.5, config_extra=None, **extra):
     torch.manual_seed(0)
     model = EulerNet("tiny", size=SIZE)
-    torch.save({"model": model.state_dict(), "config": {**model.config, "label": "position", "crop_scale": 1.3},
+    config = {**model.config, "label": "position", "crop_scale": 1.3, **(config_extra or {})}
+    torch.save({"model": model.state_dict(), "config": config,
                 "threshold": threshold, "metrics": {}, "version": "test", **extra}, path)
     return model.eval()
 
@@ -66,9 +67,12 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match=r"stem\.0\.weight \(4, 3, 3, 3\) in the file, \(8, 3, 3, 3\) here.*"
                                               r"another version of the 'tiny' preset"):
         load_checkpoint(tmp_path / "old-preset.pt")
+    _checkpoint(tmp_path / "median.pt", config_extra={"aggregate": "median"})
+    with pytest.raises(CheckpointError, match=r"median.pt scores videos by 'median'.*\(mean, max\). Fix: upgrade"):
+        load_checkpoint(tmp_path / "median.pt")
 
 
-def test_video_score_is_mean_of_clip_map_means(dataset, tmp_path):
+def test_video_score_is_the_mean_or_max_of_clip_map_means(dataset, tmp_path):
     _, records = dataset
     model = _checkpoint(tmp_path / "m.pt")
     rec = records[0]
@@ -82,6 +86,9 @@ def test_video_score_is_mean_of_clip_map_means(dataset, tmp_path):
     np.testing.assert_allclose(result.clip_scores, expected.numpy(), rtol=1e-5)
     assert result.score == pytest.approx(float(expected.mean()), rel=1e-5)
     assert result.live == (result.score >= 0.5)
+    _checkpoint(tmp_path / "max.pt", config_extra={"aggregate": "max"})
+    by_max = VideoScorer.from_checkpoint(*load_checkpoint(tmp_path / "max.pt")).score_file(rec.path, rec.landmarks)
+    assert by_max.score == pytest.approx(float(expected.max()), rel=1e-5) and by_max.clip_scores == result.clip_scores
 
 
 def test_verify_scores_videos_and_reports_bad_ones(dataset, tmp_path, capsys):

@@ -16,6 +16,7 @@ from fasstream.eval import (
     results_markdown, video_level, video_scores, write_report,
 )
 from fasstream.eval import plots
+from fasstream.model.aggregate import aggregate
 
 
 def make_set(live_scores, attacks):
@@ -165,6 +166,14 @@ def test_video_scores_mean_per_video_in_first_seen_order():
     ids, means = video_scores([1.0, 2.0, 4.0, 3.0, 0.0], ["b", "a", "b", "a", "c"])
     assert list(ids) == ["b", "a", "c"]
     np.testing.assert_allclose(means, [2.5, 2.5, 0.0])
+    ids, best = video_scores([1.0, 2.0, 4.0, 3.0, -1.0], ["b", "a", "b", "a", "c"], rule="max")
+    assert list(ids) == ["b", "a", "c"]
+    np.testing.assert_allclose(best, [4.0, 3.0, -1.0])
+    assert aggregate([1.0, 4.0], "max") == 4.0 and aggregate([1.0, 4.0]) == 2.5
+    with pytest.raises(ValueError, match="rule 'median' is unknown; use one of mean, max"):
+        video_scores([0.1], ["a"], rule="median")
+    with pytest.raises(ValueError, match="non-empty"):
+        aggregate([], "max")
 
 
 def test_video_level_collapses_clips():
@@ -173,6 +182,7 @@ def test_video_level_collapses_clips():
     videos = video_level(clips)
     assert list(videos.ids) == ["v1", "v2"]
     np.testing.assert_allclose(videos.scores, [0.3, 0.8])
+    np.testing.assert_allclose(video_level(clips, "max").scores, [0.4, 0.9])
     assert list(videos.live) == [False, True] and list(videos.species) == ["print", "live"]
     mixed = ScoreSet([0.2, 0.4], [False, False], ["print", "replay"], ["v1", "v1"])
     with pytest.raises(ValueError, match="video 'v1'"):

@@ -13,6 +13,7 @@ from fasstream.stream.chunker import remux
 from fasstream.stream.claimcheck import allowed, fetch
 from fasstream.stream.decode import FrameSampler, InputError, Limits, SessionDecoder
 from fasstream.stream.ledger import OffsetLedger
+from fasstream.stream.session import Session
 
 
 def _frames(n=26, size=64, seed=0):
@@ -114,6 +115,14 @@ def test_sampler_matches_clip_starts():
         if sampler.wants(i) and (clip := sampler.push(i, frame)) is not None:
             clips.append(clip)
     np.testing.assert_array_equal(np.stack([c.frames for c in clips]), sample_clips(frames))
+
+
+def test_a_sessions_score_is_its_clips_by_the_models_rule():
+    s = Session("s1", ("t", 0), "mpegts", None, None, 0, ended=True, frames=40, clips=3,
+                scores={2: 0.25, 0: 0.5}, faceless=1)
+    mean, best = s.result(0.4, "v", "w"), s.result(0.4, "v", "w", rule="max")
+    assert (mean["score"], mean["decision"], mean["clips"]) == (0.375, "spoof", 2)
+    assert (best["score"], best["decision"], best["clips"]) == (0.5, "live", 2)
 
 
 def test_ledger_commits_only_below_unfinished_work():
@@ -259,8 +268,8 @@ def test_face_crop_matches_the_training_crop_of_exact_landmarks():
 
 
 def test_a_stabilised_model_is_served_stabilised_crops(tmp_path):
-    """A checkpoint trained with data.stabilise and data.resample: the worker loads both and its face stage
-    crops and stabilises as verify (VideoScorer) and training do."""
+    """A checkpoint trained with data.stabilise, data.resample and aggregate: the worker loads them, and its face
+    stage crops and stabilises as verify (VideoScorer) and training do."""
     import cv2
     import skimage.data
     import torch
@@ -274,13 +283,13 @@ def test_a_stabilised_model_is_served_stabilised_crops(tmp_path):
 
     net = EulerNet(width="tiny", size=64).eval()
     path = tmp_path / "m.pt"
-    config = {**net.config, "stabilise": True, "resample": "lanczos"}
+    config = {**net.config, "stabilise": True, "resample": "lanczos", "aggregate": "max"}
     torch.save({"model": net.state_dict(), "config": config, "threshold": 0.5, "metrics": {}}, path)
     torch.save({"model": net.state_dict(), "config": net.config, "threshold": 0.5}, tmp_path / "plain.pt")
     loaded = load_model(path, "cpu", "fp32")
     plain_model = load_model(tmp_path / "plain.pt", "cpu", "fp32")
-    assert loaded.stabilise and loaded.resample == "lanczos"
-    assert not plain_model.stabilise and plain_model.resample == "linear"  # older checkpoints
+    assert loaded.stabilise and loaded.resample == "lanczos" and loaded.aggregate == "max"
+    assert not plain_model.stabilise and plain_model.resample == "linear" and plain_model.aggregate == "mean"  # older
     photo = cv2.resize(skimage.data.astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
     clip = np.stack([np.roll(photo, (i, 2 * i), axis=(0, 1))[20:180, 20:180] for i in range(4)])  # a panned photo
     box = (30.0, 30.0, 100.0)

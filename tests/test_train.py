@@ -16,7 +16,7 @@ from fasstream.cli import main as cli_main
 from fasstream.data.faceclips import ClipWindow, crop_clip, stabilised_crop
 from fasstream.data.records import VideoRecord, write_layout_csv
 from fasstream.data.video import read_video, write_video
-from fasstream.model import EulerNet
+from fasstream.model import EulerNet, score
 from fasstream.train.config import ConfigError, TrainConfig, load_config
 from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
 from fasstream.train.loop import lr_at, train
@@ -24,6 +24,7 @@ from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
 from fasstream.train.capture import degrade_clip, h264_roundtrip
 from fasstream.train.temporal import freeze_clip, rigid_clip
+from fasstream.train.instances import most_live_instances
 from fasstream.train.framing import margin_box, margin_size, moved_box, random_box, reframe
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines" / "train"
@@ -135,6 +136,8 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv}\n", ["data.capture=1.5"], r"data\.capture=1\.5.*probability in \[0, 1\]"),
     ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
     ("data: {path: x.csv}\n", ["data.box_draws=0"], r"data\.box_draws=0.*Fix: give 1"),
+    ("data: {path: x.csv}\n", ["data.live_bag=0"], r"data\.live_bag=0.*Fix: give 1"),
+    ("data: {path: x.csv}\n", ["aggregate=median"], r"aggregate='median'.*Fix: use one of mean, max"),
     ("data: {path: x.csv}\n", ["data.resample=cubic"], r"data\.resample='cubic'.*Fix: use one of linear, lanczos"),
     ("data: {path: x.csv, box_draws: 4, box_shift: 0.05}\n", [], r"data\.box_draws=4.*box_shift"),
     ("data: {path: x.csv}\n", ["lr_schedule=step"], r"lr_schedule='step'.*constant, cosine"),
@@ -571,6 +574,36 @@ def test_ddp_gloo_two_processes_agree(tmp_path):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (tmp_path / "t" / "last.pt").is_file() and len(_step_losses(tmp_path)) == 2  # 8 clips / (2 x 2)
+
+
+def test_live_clips_are_trained_as_the_most_live_clip_of_their_video(video_set):
+    data = ClipDataset([r for r in video_set[1] if r.split == "train"], size=SIZE)  # not augmented: items are fixed
+    torch.manual_seed(0)
+    data.frames[1::2] //= 3  # every video's second clip darker, so that its clips score apart
+    model = EulerNet("tiny", size=SIZE)
+    with torch.no_grad():  # untrained, the head says 0.5 to everything
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    clips, maps, live, index = torch.utils.data.default_collate([data[i] for i in range(len(data))])
+    model.eval()
+    with torch.no_grad():
+        scores = score(model(clips))
+    model.train()
+    picked, picked_maps = most_live_instances(model, data, clips, maps, live, index, bag=len(data))
+    assert model.training and live.any() and not live.all()
+    for row in range(len(data)):
+        video = data.clips_of(row)
+        assert len(video) == 2 and abs(float(scores[video[0]] - scores[video[1]])) > 1e-5
+        want = max(video, key=lambda j: float(scores[j])) if live[row] else row
+        assert torch.equal(picked[row], clips[want]) and torch.equal(picked_maps[row], maps[want])
+    assert most_live_instances(model, data, clips, maps, live, index, bag=1)[0] is clips
+
+
+def test_multiple_instance_training_keeps_its_video_rule_in_the_checkpoint(video_set, tmp_path):
+    cfg = _cfg(tmp_path, epochs=1, aggregate="max", data={"path": str(video_set[2]), "live_bag": 2})
+    train(cfg)
+    ckpt = torch.load(tmp_path / "t" / "best.pt", weights_only=True)
+    assert ckpt["config"]["aggregate"] == "max" and ckpt["config"]["recipe"]["data"]["live_bag"] == 2
 
 
 def test_cli_trains_from_a_recipe(video_set, tmp_path, capsys):

@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from fasstream.model.aggregate import check_aggregate
+
 LIVE = "live"
 
 
@@ -181,8 +183,8 @@ class ScoreSet:
         return self.scores.size
 
 
-def video_scores(clip_scores, video_ids) -> tuple[np.ndarray, np.ndarray]:
-    """Mean clip score per video.
+def video_scores(clip_scores, video_ids, rule: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Clip scores collapsed per video by ``rule`` (``fasstream.model.aggregate``: mean or max).
 
     Returns ``(ids, scores)`` with the videos in order of first appearance.
     """
@@ -195,15 +197,20 @@ def video_scores(clip_scores, video_ids) -> tuple[np.ndarray, np.ndarray]:
                          "give one video id per clip.")
     if not np.all(np.isfinite(s)):
         raise ValueError(f"clip_scores holds NaN or infinite values at indices {np.flatnonzero(~np.isfinite(s))[:5]}.")
+    check_aggregate(rule)
     uniq, first, inverse = np.unique(v, return_index=True, return_inverse=True)
-    means = np.bincount(inverse, weights=s) / np.bincount(inverse)
+    if rule == "max":
+        videos = np.full(uniq.size, -np.inf)
+        np.maximum.at(videos, inverse, s)
+    else:
+        videos = np.bincount(inverse, weights=s) / np.bincount(inverse)
     order = np.argsort(first)
-    return uniq[order], means[order]
+    return uniq[order], videos[order]
 
 
-def video_level(clips: ScoreSet) -> ScoreSet:
-    """Collapse a clip-level ScoreSet, whose ``ids`` are video ids, into one mean score per video."""
-    ids, means = video_scores(clips.scores, clips.ids)
+def video_level(clips: ScoreSet, rule: str = "mean") -> ScoreSet:
+    """Collapse a clip-level ScoreSet, whose ``ids`` are video ids, into one score per video by ``rule``."""
+    ids, means = video_scores(clips.scores, clips.ids, rule)
     first = {}
     for vid, live, species in zip(clips.ids, clips.live, clips.species):
         key = (bool(live), str(species))

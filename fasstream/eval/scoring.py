@@ -1,9 +1,9 @@
 """Scoring videos with a trained EulerNet: face clips -> predicted maps -> clip scores -> video score.
 
 Clip score = mean of the clip's predicted maps; video score = mean over its non-overlapping clips
-(paper §IV.A); ``still=True`` scores the video frozen (:func:`freeze_clips`), the temporal
-probe. Faces come from exact landmarks when they are given (an array, e.g. from the label
-cache, or a ``.npy`` file): the training crop. Otherwise the scorer's face tracker
+(paper §IV.A), or their max for a checkpoint trained so (``aggregate``); ``still=True`` scores the
+video frozen (:func:`freeze_clips`), the temporal probe. Faces come from exact landmarks when they
+are given (an array, e.g. from the label cache, or a ``.npy`` file): the training crop. Otherwise the scorer's face tracker
 (``fasstream.faces``, the licence-clean MTCNN stage by default) places every clip's box, calibrated
 to that crop, exactly as a streaming worker does; ``faces="precomputed"`` reads the ``.npy`` (N, 68, 2)
 beside each video instead (the synthetic generator writes them).
@@ -23,6 +23,7 @@ from fasstream.faces.geometry import check_resample
 from fasstream.faces.stage import DEFAULT_DETECTOR, load_tracker
 from fasstream.faces.tracking import FaceTracker
 from fasstream.model import score
+from fasstream.model.aggregate import aggregate, check_aggregate
 from fasstream.model.eulernet import EulerNet
 
 __all__ = ["VideoScore", "VideoScorer", "freeze_clips"]
@@ -54,15 +55,17 @@ class VideoScorer:
     ``stabilise``: each clip's frames warped onto its first, ``fasstream.faces.stabilise``; ``resample``: the
     interpolation, ``fasstream.faces.geometry.RESAMPLING``).
 
+    ``aggregate`` is the rule from clip scores to the video's (``fasstream.model.aggregate``: mean, max).
     ``faces`` is a face detector's name (see ``fasstream.faces.detectors``) or a ready FaceTracker;
     it is built on first use, on the scorer's device.
     """
 
     def __init__(self, model: EulerNet, threshold: float, crop_scale: float = 1.3,
                  faces: str | FaceTracker = DEFAULT_DETECTOR, batch_size: int = 16,
-                 device: str | torch.device = "cpu", stabilise: bool = False, resample: str = "linear"):
+                 device: str | torch.device = "cpu", stabilise: bool = False, resample: str = "linear",
+                 aggregate: str = "mean"):
         self.model, self.threshold, self.crop_scale, self.stabilise = model, float(threshold), crop_scale, stabilise
-        self.resample = check_resample(resample)
+        self.resample, self.aggregate = check_resample(resample), check_aggregate(aggregate)
         self.faces, self.batch_size, self.device = faces, batch_size, torch.device(device)
 
     def tracker(self) -> FaceTracker:
@@ -73,11 +76,12 @@ class VideoScorer:
 
     @classmethod
     def from_checkpoint(cls, model: EulerNet, meta: dict, **kwargs) -> "VideoScorer":
-        """A scorer with the threshold and the crop (scale, stabilisation, resampling) stored in a checkpoint
-        (see load_checkpoint)."""
+        """A scorer with the threshold, the crop (scale, stabilisation, resampling) and the video score rule stored
+        in a checkpoint (see load_checkpoint)."""
         config = meta["config"]
         return cls(model, meta["threshold"], config.get("crop_scale", 1.3),
-                   stabilise=bool(config.get("stabilise", False)), resample=config.get("resample", "linear"), **kwargs)
+                   stabilise=bool(config.get("stabilise", False)), resample=config.get("resample", "linear"),
+                   aggregate=config.get("aggregate", "mean"), **kwargs)
 
     def windows(self, frames: np.ndarray, path: Path, landmarks: Path | np.ndarray | None = None) -> list:
         """The video's face clips: from ``landmarks`` (an array or a .npy file) when given, else the tracker."""
@@ -112,7 +116,7 @@ class VideoScorer:
         return frames, self.windows(frames, path, landmarks)
 
     def _video_score(self, scores: np.ndarray) -> VideoScore:
-        value = float(scores.mean())
+        value = aggregate(scores, self.aggregate)
         return VideoScore(value, value >= self.threshold, len(scores), tuple(float(s) for s in scores))
 
     def score_file(self, path: str | Path, landmarks: Path | np.ndarray | None = None,

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from fasstream.model.aggregate import AGGREGATES
 from fasstream.model.eulernet import EulerNet
 
 __all__ = ["CheckpointError", "DEFAULT_MODEL", "export_checkpoint", "load_checkpoint"]
@@ -61,6 +62,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(
             f"checkpoint {path}: the weights do not fit EulerNet({model.config}) from its config "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {shapes}). Fix: {fix}.")
+    rule = ckpt["config"].get("aggregate", "mean")
+    if rule not in AGGREGATES:
+        raise CheckpointError(f"checkpoint {path} scores videos by {rule!r}, which this version does not know "
+                              f"({', '.join(AGGREGATES)}). Fix: upgrade fasstream, or retrain with a known aggregate.")
     model.load_state_dict(weights)
     meta = {k: v for k, v in ckpt.items() if k != "model"}
     return model.to(device).eval(), meta

@@ -37,6 +37,7 @@ class LoadedModel:
     crop_scale: float
     stabilise: bool  # clips warped onto their first frame (fasstream.faces.stabilise), as in training
     resample: str  # the crop's interpolation (fasstream.faces.geometry.RESAMPLING), as in training
+    aggregate: str  # a session's score from its clips' (fasstream.model.aggregate), as thresholded in training
     device: torch.device
     bf16: bool  # bfloat16 autocast
 
@@ -63,7 +64,8 @@ def load_model(path, device: str = "auto", precision: str = "auto") -> LoadedMod
                        version=f"{meta.get('version', 'unversioned')}+{digest}",
                        crop_scale=float(meta["config"].get("crop_scale", 1.3)),
                        stabilise=bool(meta["config"].get("stabilise", False)),
-                       resample=meta["config"].get("resample", "linear"), device=dev,
+                       resample=meta["config"].get("resample", "linear"),
+                       aggregate=meta["config"].get("aggregate", "mean"), device=dev,
                        bf16=precision == "bf16" or (precision == "auto" and dev.type == "cuda"))
 
 

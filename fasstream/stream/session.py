@@ -5,6 +5,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from fasstream.model.aggregate import aggregate
 from fasstream.stream.decode import InputError, SessionDecoder
 
 MIN_FRAMES = 10  # one clip: 4 frames at interval 3
@@ -61,8 +62,9 @@ class Session:
         done = (self.ended or self.timed_out) and self.clips is not None
         return done and len(self.scores) + self.faceless >= self.clips
 
-    def result(self, threshold: float, model_version: str, worker: str) -> dict:
-        """The result message; its score and decision depend only on the session's bytes and the model."""
+    def result(self, threshold: float, model_version: str, worker: str, rule: str = "mean") -> dict:
+        """The result message; its score (its clips' by ``rule``, fasstream.model.aggregate) and decision depend
+        only on the session's bytes and the model."""
         error = self.error
         valid = [s for _, s in sorted(self.scores.items()) if math.isfinite(s)]  # clip order: replays sum alike
         if error is None and not self.timed_out:
@@ -75,7 +77,7 @@ class Session:
             elif not valid:
                 error = InputError("no_face", f"session {self.sid}: no face found in any of its {self.clips} clips; "
                                               "send video with one frontal face, or a face-box header")
-        score = round(sum(valid) / len(valid), 6) if valid and error is None else None
+        score = round(aggregate(valid, rule), 6) if valid and error is None else None
         status = "error" if error else "timeout" if self.timed_out else "ok"
         return {
             "session_id": self.sid, "status": status,

@@ -512,7 +512,7 @@ class Worker:
 
     def _finish(self, s: Session, dead_letter) -> None:
         self._drop(s)
-        result = s.result(self.loaded.threshold, self.loaded.version, self.worker_id)
+        result = s.result(self.loaded.threshold, self.loaded.version, self.worker_id, self.loaded.aggregate)
         if result["status"] == "error" and dead_letter is None:  # found at the end (no face, too few frames...)
             self.metrics.failed.labels(result["reason"]).inc()
             if s.last_message is not None:

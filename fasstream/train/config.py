@@ -15,6 +15,7 @@ from typing import Any, get_origin, get_type_hints
 import yaml
 
 from fasstream.faces.geometry import RESAMPLING
+from fasstream.model.aggregate import AGGREGATES
 from fasstream.model.eulernet import WIDTHS
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "load_config"]
@@ -61,6 +62,8 @@ class DataConfig:
     box_shift: float = 0.0       # random face box: centre moved by up to this share of its side (train/framing.py)
     box_zoom: float = 0.0        # random face box: side scaled by up to 1 +- this
     box_draws: int = 1           # crops stored per train clip: the landmark box and boxes moved <= 1/2 crop pixel
+    live_bag: int = 1            # > 1: a live clip is trained as the most live of it and live_bag - 1 other clips
+                                 # of its video (train/instances.py); pair with aggregate: max
     workers: int = 0             # DataLoader worker processes
     exclude_families: list[str] = field(default_factory=list)  # attack families dropped from train and dev (LOFO)
 
@@ -72,6 +75,7 @@ class TrainConfig:
     name: str = "run"
     out: str = "runs"            # checkpoints, logs and curves go to out/name
     label: str = "position"      # label map: a key of fasstream.labels.maps.LABELS
+    aggregate: str = "mean"      # a video's score from its clips': mean | max (model/aggregate.py); in the checkpoint
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     epochs: int = 50
@@ -104,6 +108,7 @@ class TrainConfig:
                 raise ConfigError(f"{where}: {key}={value!r} is invalid. Fix: {fix}.")
 
         need(self.model.width in WIDTHS, "model.width", self.model.width, f"use one of {', '.join(WIDTHS)}")
+        need(self.aggregate in AGGREGATES, "aggregate", self.aggregate, f"use one of {', '.join(AGGREGATES)}")
         need(self.label in LABELS, "label", self.label, f"use one of {', '.join(sorted(LABELS))}")
         need(self.data.source in SOURCES, "data.source", self.data.source, f"use one of {', '.join(SOURCES)}")
         need(bool(self.data.path), "data.path", self.data.path,
@@ -129,6 +134,8 @@ class TrainConfig:
              self.data.box_draws, "give 1 with data.box_shift or data.box_zoom (a reframed crop has its own offset)")
         need(not (self.data.stabilise and (self.data.box_shift or self.data.box_zoom)), "data.stabilise",
              self.data.stabilise, "turn data.box_shift and data.box_zoom off: stabilised clips are not reframed")
+        need(self.data.live_bag >= 1, "data.live_bag", self.data.live_bag,
+             "give 1 (every live clip trained on as drawn) or more (the most live of that many clips of its video)")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
         need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
              "data.still + data.rigid", (self.data.still, self.data.rigid),

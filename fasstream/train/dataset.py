@@ -101,6 +101,7 @@ class ClipDataset(Dataset):
         self.species: list[str] = []
         self.skipped: list[tuple[str, str]] = []
         self.windows: list[ClipWindow] = []  # the training box and landmarks of every clip
+        self._by_video: dict[str, list[int]] | None = None
         for rec in records:
             try:
                 clips = self._video_clips(rec)
@@ -168,6 +169,19 @@ class ClipDataset(Dataset):
         return len(self.frames)
 
     def __getitem__(self, i: int):
+        return self.item(i)
+
+    def clips_of(self, i: int) -> list[int]:
+        """Indices of every clip of clip ``i``'s video, ``i`` included."""
+        if self._by_video is None:
+            self._by_video = {}
+            for j, vid in enumerate(self.video_ids):
+                self._by_video.setdefault(vid, []).append(j)
+        return self._by_video[self.video_ids[i]]
+
+    def item(self, i: int, temporal: bool = True):
+        """``(clip (4,3,S,S), maps (4,1,S/8,S/8), live, i)`` of clip ``i``, augmented when training; ``temporal``
+        False never turns it into a temporal hard negative."""
         k = int(torch.randint(self.box_draws, ())) if self.box_draws > 1 else 0
         clip = torch.from_numpy(self.frames[i, k]).permute(0, 3, 1, 2).float().div_(255)
         maps = torch.from_numpy(self.maps[i, k]).float().div_(255).unsqueeze(1)
@@ -184,7 +198,7 @@ class ClipDataset(Dataset):
                 clip, maps = clip.flip(-1), maps.flip(-1)
             if self.jitter:
                 clip = colour_jitter(clip, self.jitter)
-            if live and (self.still or self.rigid):
+            if temporal and live and (self.still or self.rigid):
                 draw = float(torch.rand(()))
                 if draw < self.still + self.rigid:
                     clip = freeze_clip(clip) if draw < self.still else rigid_clip(clip)

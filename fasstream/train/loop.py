@@ -6,8 +6,8 @@ on CUDA, gloo on CPU; ``batch_size`` is split over the processes). Rank 0 scores
 ACER, ties to the later epoch; docs/CONTRACTS.md checkpoint plus optimizer, epoch and RNG states
 for resuming), ``curves.png`` and, with ``swa_from``, ``swa.pt``: the mean of the weights at the end of
 every epoch from ``swa_from`` on, its BatchNorm statistics recomputed on the train clips, scored on dev.
-Dev: clip score = mean predicted map, video score = mean over its clips, the threshold at the dev EER,
-and APCER (worst species), BPCER, ACER at that threshold.
+Dev: clip score = mean predicted map, video score = its clips' by ``aggregate`` (mean or max), the threshold
+at the dev EER, and APCER (worst species), BPCER, ACER at that threshold.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ import fasstream
 from fasstream.eval.metrics import ScoreSet, apcer_bpcer, eer, eer_threshold, video_level
 from fasstream.model import EulerNet, score
 from fasstream.train.config import TrainConfig
+from fasstream.train.instances import most_live_instances
 from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
 
@@ -79,7 +80,8 @@ def evaluate_dev(model: EulerNet, dev_set: Dataset, cfg: TrainConfig, device: to
             clip_scores.append(score(model(clips.to(device))).float().cpu())
     model.train()
     videos = video_level(ScoreSet(torch.cat(clip_scores).numpy(), np.asarray(dev_set.live),
-                                  np.asarray(dev_set.species, dtype=object), np.asarray(dev_set.video_ids)))
+                                  np.asarray(dev_set.species, dtype=object), np.asarray(dev_set.video_ids)),
+                         cfg.aggregate)
     threshold = eer_threshold(videos.scores, videos.live)
     rates = apcer_bpcer(videos.scores, videos.live, videos.species, threshold)
     return {"acer": rates.acer, "apcer": rates.apcer_worst, "bpcer": rates.bpcer,
@@ -98,7 +100,7 @@ def _checkpoint(model: EulerNet, cfg: TrainConfig, metrics: dict, epoch: int) ->
     """The checkpoint of ``model`` (docs/CONTRACTS.md): weights, config with the crop, dev threshold and metrics, and
     what a bit-exact retraining also needs (torch version, CPU threads: float sums round differently with them)."""
     config = {**model.config, "label": cfg.label, "crop_scale": cfg.data.crop_scale, "stabilise": cfg.data.stabilise,
-              "resample": cfg.data.resample, "recipe": cfg.to_dict()}
+              "resample": cfg.data.resample, "aggregate": cfg.aggregate, "recipe": cfg.to_dict()}
     return {"model": model.state_dict(), "config": config, "threshold": metrics["threshold"], "metrics": metrics,
             "version": fasstream.__version__, "epoch": epoch,
             "trained_with": {"torch": str(torch.__version__), "threads": torch.get_num_threads()}}
@@ -216,8 +218,10 @@ def train(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
             sampler.set_epoch(epoch)
             tic, total = time.perf_counter(), torch.zeros(2, dtype=torch.float64, device=device)
             bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}", disable=rank != 0, leave=False)
-            for i, (clips, maps, _, _) in enumerate(bar):
+            for i, (clips, maps, live, index) in enumerate(bar):
                 step = (epoch - 1) * len(loader) + i + 1
+                if cfg.data.live_bag > 1:
+                    clips, maps = most_live_instances(model, train_set, clips, maps, live, index, cfg.data.live_bag)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(cfg, step - 1, cfg.epochs * len(loader))
                 with _autocast(cfg, device):
