@@ -101,7 +101,6 @@ class ClipDataset(Dataset):
         self.species: list[str] = []
         self.skipped: list[tuple[str, str]] = []
         self.windows: list[ClipWindow] = []  # the training box and landmarks of every clip
-        self._by_video: dict[str, list[int]] | None = None
         for rec in records:
             try:
                 clips = self._video_clips(rec)
@@ -116,6 +115,9 @@ class ClipDataset(Dataset):
                 self.video_ids.append(rec.video_id)
                 self.live.append(rec.live)
                 self.species.append(rec.species)
+        self._by_video: dict[str, list[int]] = {}
+        for j, vid in enumerate(self.video_ids):
+            self._by_video.setdefault(vid, []).append(j)
         s, m, k = self.stored, size // 8, self.box_draws
         self.frames = np.stack(frames) if frames else np.zeros((0, k, CLIP_LENGTH, s, s, 3), np.uint8)
         self.maps = np.stack(maps) if maps else np.zeros((0, k, CLIP_LENGTH, m, m), np.uint8)
@@ -173,10 +175,6 @@ class ClipDataset(Dataset):
 
     def clips_of(self, i: int) -> list[int]:
         """Indices of every clip of clip ``i``'s video, ``i`` included."""
-        if self._by_video is None:
-            self._by_video = {}
-            for j, vid in enumerate(self.video_ids):
-                self._by_video.setdefault(vid, []).append(j)
         return self._by_video[self.video_ids[i]]
 
     def item(self, i: int, temporal: bool = True):
