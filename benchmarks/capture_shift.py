@@ -85,12 +85,12 @@ SHIFTS = {
 
 
 def shifted(path: Path, shift, folder: Path) -> Path:
-    """``path`` itself, or its frames under ``shift`` re-encoded into ``folder``."""
+    """``path`` itself, or its frames under ``shift`` re-encoded into ``folder`` (byte-reproducibly: runs compare)."""
     if shift is None:
         return path
     frames, fps = read_video(path)
     frames, fps, codec, crf = shift(frames, fps)
-    return write_video(folder / f"{path.stem}.mp4", frames, fps, codec=codec, crf=crf)
+    return write_video(folder / f"{path.stem}.mp4", frames, fps, codec=codec, crf=crf, reproducible=True)
 
 
 def main() -> None:

@@ -67,10 +67,12 @@ def _animated_portrait(image: np.ndarray, frames: int, zoom_per_frame: float, pa
 def test_committed_model_rejects_portraits_animated_by_zoom_and_pan(tmp_path):
     # outside the generator: no face model, no capture, no sensor; only the portrait moved as a plane.
     # The issue measured the model of a50c085 accepting the astronaut slowly zoomed (0.43, threshold 0.29);
-    # the model of 2026-12-04 (4-channel stem) accepted 3 of these 8. Measured: 0.013-0.085, threshold 0.1165.
+    # the model of 2026-12-04 (4-channel stem) accepted 3 of these 8. Measured: 0.020-0.088, threshold 0.1165.
+    # Encoded byte-reproducibly: x264's default rate control varies from run to run, and with it these scores
+    # (the astronaut fast zoom read 0.09-0.15 for one model across four runs).
     motions = {"zoom": (0.0015, 0.0), "fast zoom": (0.004, 0.0), "pan": (0.0, 0.6), "zoom and pan": (0.0015, 0.4)}
     videos = [write_video(tmp_path / f"{name}-{motion.replace(' ', '-')}.mp4",
-                          _animated_portrait(image, 75, *motions[motion]), 25.0)
+                          _animated_portrait(image, 75, *motions[motion]), 25.0, reproducible=True)
               for name, (image, _) in source_faces().items() for motion in motions]
     assert main(["verify", *map(str, videos), "--json", str(tmp_path / "verify.json")]) == 0
     results = json.loads((tmp_path / "verify.json").read_text())["results"]

@@ -137,6 +137,9 @@ def _recipe(tmp_path, text):
     ("data: {path: x.csv, stabilise: true, box_shift: 0.05}\n", [], r"data\.stabilise=True.*box_shift"),
     ("data: {path: x.csv}\n", ["data.box_draws=0"], r"data\.box_draws=0.*Fix: give 1"),
     ("data: {path: x.csv}\n", ["data.live_bag=0"], r"data\.live_bag=0.*Fix: give 1"),
+    ("data: {path: x.csv}\n", ["data.intervals=[0, 3]"], r"data\.intervals=\[0, 3\].*Fix: list frame intervals"),
+    ("data: {path: x.csv}\n", ["data.intervals=[two]"], r"data\.intervals\[0\] must be an integer"),
+    ("data: {path: x.csv, intervals: [2, 3], box_shift: 0.05}\n", [], r"data\.intervals=\[2, 3\].*box_shift"),
     ("data: {path: x.csv}\n", ["aggregate=median"], r"aggregate='median'.*Fix: use one of mean, max"),
     ("data: {path: x.csv}\n", ["data.resample=cubic"], r"data\.resample='cubic'.*Fix: use one of linear, lanczos"),
     ("data: {path: x.csv, box_draws: 4, box_shift: 0.05}\n", [], r"data\.box_draws=4.*box_shift"),
@@ -157,9 +160,10 @@ def test_config_errors_name_key_and_fix(tmp_path, text, overrides, match):
 def test_config_base_and_overrides(tmp_path):
     (tmp_path / "parent.yaml").write_text("name: p\nlr: 1e-3\nmodel: {width: tiny, fcam: false}\ndata: {path: a.csv}\n")
     path = _recipe(tmp_path, "base: parent.yaml\nname: child\nmodel: {pyramid: false}\n")
-    cfg = load_config(path, ["model.fcam=true", "data.jitter=0", "grad_clip=1"])
+    cfg = load_config(path, ["model.fcam=true", "data.jitter=0", "grad_clip=1", "data.intervals=[2, 3]"])
     assert (cfg.name, cfg.lr, cfg.model.fcam, cfg.model.pyramid, cfg.data.path) == ("child", 1e-3, True, False, "a.csv")
-    assert (cfg.data.jitter, cfg.grad_clip) == (0.0, 1.0)
+    assert (cfg.data.jitter, cfg.grad_clip, cfg.data.intervals) == (0.0, 1.0, [2, 3])
+    assert load_config(path, ["data.intervals=4", "data.exclude_families=print-flat"]).data.intervals == [4]
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
 
@@ -297,6 +301,33 @@ def test_box_draws_store_sub_pixel_crops_of_the_video_and_their_maps(video_set):
     assert ClipDataset(records, size=SIZE, box_draws=3).frames.shape[1] == 1  # dev and test: the landmark box only
     with pytest.raises(ValueError, match="box_draws"):
         ClipDataset(records, size=SIZE, augment=True, box_draws=2, box_shift=0.05)
+
+
+def test_intervals_store_each_clip_respaced_from_its_first_frame(video_set):
+    """intervals: per clip, the crop of frames start, start + d, ... boxed by their own landmarks, for every d;
+    a spacing that runs past the video stores the clip as cut; dev and test keep the paper's interval."""
+    from fasstream.data.faceclips import clip_window
+
+    records = video_set[1][:1]  # a live video of 20 frames: clips start at frames 0 and 10
+    plain = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0)
+    spaced = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, intervals=(2, 3, 4))
+    assert spaced.frames.shape == (len(plain), 3, 4, SIZE, SIZE, 3) and len(plain) == 2
+    assert np.array_equal(spaced.frames[:, 1], plain.frames[:, 0]) and np.array_equal(spaced.maps[:, 1], plain.maps[:, 0])
+    video, _ = read_video(records[0].path)
+    points = np.load(records[0].landmarks)
+    for k, d in ((0, 2), (2, 4)):
+        w = clip_window(points, 0, 1.3, d)
+        assert list(w.frames) == [0, d, 2 * d, 3 * d]
+        assert np.array_equal(spaced.frames[0, k], crop_clip(video, w, SIZE))
+    assert np.array_equal(spaced.frames[1, 2], plain.frames[1, 0])  # frames 10..22 run past the video: as cut
+    assert not np.array_equal(spaced.frames[0, 0], spaced.frames[0, 1])
+    torch.manual_seed(0)
+    assert len({spaced[0][0].sum().item() for _ in range(20)}) == 3  # every spacing is drawn
+    assert ClipDataset(records, size=SIZE, intervals=(2, 3, 4)).frames.shape[1] == 1  # dev and test: interval 3
+    with pytest.raises(ValueError, match="intervals"):
+        ClipDataset(records, size=SIZE, augment=True, intervals=(0, 3))
+    with pytest.raises(ValueError, match="intervals"):
+        ClipDataset(records, size=SIZE, augment=True, intervals=(2, 3), box_shift=0.05)
 
 
 def test_stabilised_dataset_stills_a_moving_plane_and_its_maps(tmp_path):

@@ -16,7 +16,7 @@ from fasstream.faces.geometry import crop_frame, face_crop_box
 from fasstream.faces.stabilise import clip_homographies, stabilise_clip
 from fasstream.faces.tracking import FaceTracker
 
-__all__ = ["ClipWindow", "clip_windows", "crop_clip", "stabilised_crop", "tracked_windows"]
+__all__ = ["ClipWindow", "clip_window", "clip_windows", "crop_clip", "stabilised_crop", "tracked_windows"]
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,19 @@ def clip_windows(landmarks: np.ndarray, crop_scale: float = 1.3, max_clips: int 
     Clips with a faceless frame are left out. ``max_clips`` > 0 keeps that many, evenly spaced.
     Raises ValueError when the video is too short for one clip.
     """
-    windows = []
-    for start in _starts(len(landmarks), max_clips):
-        idx = start + CLIP_INTERVAL * np.arange(CLIP_LENGTH)
-        pts = landmarks[idx]
-        if np.isfinite(pts).all():
-            windows.append(ClipWindow(idx, face_crop_box(pts.mean(0), crop_scale), pts))
-    return windows
+    windows = [clip_window(landmarks, start, crop_scale) for start in _starts(len(landmarks), max_clips)]
+    return [w for w in windows if w is not None]
+
+
+def clip_window(landmarks: np.ndarray, start: int, crop_scale: float = 1.3,
+                interval: int = CLIP_INTERVAL) -> ClipWindow | None:
+    """The clip of frames ``start, start + interval, ...`` (4) boxed by its mean landmarks; None when it
+    runs past the video or a frame has no face."""
+    idx = start + interval * np.arange(CLIP_LENGTH)
+    if idx[-1] >= len(landmarks):
+        return None
+    pts = landmarks[idx]
+    return ClipWindow(idx, face_crop_box(pts.mean(0), crop_scale), pts) if np.isfinite(pts).all() else None
 
 
 def tracked_windows(frames: np.ndarray, tracker: FaceTracker, key=None, max_clips: int = 0) -> list[ClipWindow]:

@@ -151,15 +151,18 @@ def video_of(sid: str) -> str:
     return sid.split("-", 2)[2]
 
 
-def _send(bootstrap: str, topic: str, chunks: dict[str, list], stagger: int, interval_s: float, stop) -> None:
-    """Interleave the sessions: ``stagger`` new sessions start every step, each sends one chunk per step."""
+def _send(bootstrap: str, topic: str, chunks: dict[str, list], stagger: int, interval_s: float, stop,
+          gate: threading.Event) -> None:
+    """Interleave the sessions: while ``gate`` is set, ``stagger`` new sessions start every step; each open
+    session sends one chunk per step."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     order = list(chunks)
     active, futures = [], []
     try:
         while (order or active) and not stop.is_set():
-            active += [[sid, 0] for sid in order[:stagger]]
-            del order[:stagger]
+            if gate.is_set():
+                active += [[sid, 0] for sid in order[:stagger]]
+                del order[:stagger]
             for item in active:
                 key, value, headers = chunks[item[0]][item[1]]
                 futures.append(producer.send(topic, key=key, value=value, headers=headers))
@@ -192,8 +195,12 @@ def read_topic(bootstrap: str, topic: str, until, timeout: float, settle: float 
 def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: dict[str, str | None],
               faults: list[Fault], workers: int = 2, flags: dict | None = None, stagger: int = 4,
               interval_s: float = 0.35, timeout: float = 240.0, settle: float = 3.0, log_dir: Path | None = None,
-              partitions: int = 4) -> Report:
-    """Serve ``chunks`` with ``workers`` workers while ``faults`` happen; audit the result topic."""
+              partitions: int = 4, join_timeout: float = 60.0) -> Report:
+    """Serve ``chunks`` with ``workers`` workers while ``faults`` happen; audit the result topic.
+
+    After a worker is replaced or added, no new session starts until the newcomer holds partitions (or
+    ``join_timeout`` s passed): the stream goes on past its join however slowly it starts, so the handover
+    is exercised, not raced (open sessions keep sending)."""
     run = uuid.uuid4().hex[:6]
     topics = {"kafka.input_topic": f"chaos-{run}-in", "kafka.output_topic": f"chaos-{run}-out",
               "kafka.dead_letter_topic": f"chaos-{run}-dlq", "kafka.group_id": f"chaos-{run}"}
@@ -204,12 +211,14 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
     events: list[str] = []
     answered: set[str] = set()
     held: set[str] = set()
-    stop = threading.Event()
+    stop, gate = threading.Event(), threading.Event()
+    gate.set()
+    newcomer = None  # (worker, deadline) while new sessions wait for a replacement or added worker to join
     try:
         wait_ready(pool)
         tic = time.monotonic()
         sender = threading.Thread(target=_send, args=(bootstrap, topics["kafka.input_topic"], chunks, stagger,
-                                                      interval_s, stop), daemon=True)
+                                                      interval_s, stop, gate), daemon=True)
         sender.start()
         pending = sorted(faults, key=lambda f: f.at)
         consumer = KafkaConsumer(topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
@@ -224,8 +233,17 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
                 for messages in consumer.poll(timeout_ms=200).values():
                     answered.update(json.loads(m.value)["session_id"] for m in messages)
                 while pending and len(answered) >= pending[0].at * len(chunks):
-                    events.append(_apply(pending.pop(0), pool, bootstrap, model, flags, names, log_dir, answered,
+                    fault = pending.pop(0)
+                    events.append(_apply(fault, pool, bootstrap, model, flags, names, log_dir, answered,
                                          len(chunks), tic))
+                    if fault.kind in ("kill", "add"):
+                        gate.clear()
+                        newcomer = (pool[-1], time.monotonic() + join_timeout)
+                if newcomer and (newcomer[0].name in held or time.monotonic() > newcomer[1]):
+                    joined = "holds partitions" if newcomer[0].name in held else f"not in {join_timeout:g} s"
+                    events.append(f"{time.monotonic() - tic:6.1f} s  {newcomer[0].name} {joined}: new sessions go on")
+                    gate.set()
+                    newcomer = None
                 for w in pool:
                     if w.paused and time.monotonic() >= w.resume_at:
                         w.signal(signal.SIGCONT)

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -62,6 +62,8 @@ class DataConfig:
     box_shift: float = 0.0       # random face box: centre moved by up to this share of its side (train/framing.py)
     box_zoom: float = 0.0        # random face box: side scaled by up to 1 +- this
     box_draws: int = 1           # crops stored per train clip: the landmark box and boxes moved <= 1/2 crop pixel
+    intervals: list[int] = field(default_factory=lambda: [3])  # frame intervals train clips are stored at, one
+                                 # drawn per item (motion per clip as at other speeds); evaluation uses 3
     live_bag: int = 1            # > 1: a live clip is trained as the most live of it and live_bag - 1 other clips
                                  # of its video (train/instances.py); pair with aggregate: max
     workers: int = 0             # DataLoader worker processes
@@ -134,6 +136,10 @@ class TrainConfig:
              self.data.box_draws, "give 1 with data.box_shift or data.box_zoom (a reframed crop has its own offset)")
         need(not (self.data.stabilise and (self.data.box_shift or self.data.box_zoom)), "data.stabilise",
              self.data.stabilise, "turn data.box_shift and data.box_zoom off: stabilised clips are not reframed")
+        need(bool(self.data.intervals) and all(1 <= d <= 10 for d in self.data.intervals),
+             "data.intervals", self.data.intervals, "list frame intervals from 1 to 10, e.g. [2, 3, 4] (3: the paper's)")
+        need(self.data.intervals == [3] or not (self.data.box_shift or self.data.box_zoom), "data.intervals",
+             self.data.intervals, "give [3] with data.box_shift or data.box_zoom (a reframed clip is drawn as cut)")
         need(self.data.live_bag >= 1, "data.live_bag", self.data.live_bag,
              "give 1 (every live clip trained on as drawn) or more (the most live of that many clips of its video)")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
@@ -170,12 +176,13 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 
 def _coerce(value: Any, kind: type, key: str, where: str) -> Any:
-    if get_origin(kind) is list:  # a list of strings; one string is a list of one
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r} ({type(value).__name__}). "
-                              f"Fix: write {key} as [a, b] (or one name).")
-        return [_coerce(item, str, f"{key}[{i}]", where) for i, item in enumerate(items)]
+    if get_origin(kind) is list:  # a list of strings or integers; one item is a list of one
+        item_kind = get_args(kind)[0]
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, (dict, tuple, set)):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r} ({type(value).__name__}). "
+                              f"Fix: write {key} as [a, b] (or one item).")
+        return [_coerce(item, item_kind, f"{key}[{i}]", where) for i, item in enumerate(items)]
     if kind is bool and isinstance(value, bool):
         return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):

@@ -20,8 +20,8 @@ from fasstream.data.lofo import attack_families, check_families, without_familie
 from fasstream.data.oulu import ACCESS_FAMILY, oulu_records
 from fasstream.data.records import VideoRecord, read_layout_csv
 from fasstream.data.synth.families import HELD_OUT_FAMILIES
-from fasstream.data.faceclips import ClipWindow, clip_windows, crop_clip, stabilised_crop
-from fasstream.data.video import CLIP_LENGTH, VideoError, read_video
+from fasstream.data.faceclips import ClipWindow, clip_window, clip_windows, crop_clip, stabilised_crop
+from fasstream.data.video import CLIP_INTERVAL, CLIP_LENGTH, VideoError, read_video
 from fasstream.faces.geometry import check_resample
 from fasstream.faces.stabilise import stabilise_clip, stabilised_landmarks
 from fasstream.labels.cache import cached_landmarks
@@ -67,7 +67,10 @@ class ClipDataset(Dataset):
     negative after it is made), with the label maps drawn where the face then is. ``box_draws`` > 1
     stores that many crops of every training clip, cropped (and stabilised) from the video on their own:
     the landmark box and boxes moved by up to half a crop pixel along each axis (seeded by the video
-    id), one drawn per item, so that the sub-pixel phase of the crop is not a cue. ``resample`` is the
+    id), one drawn per item, so that the sub-pixel phase of the crop is not a cue. ``intervals`` lists the frame
+    intervals a training clip is stored at (each from the clip's first frame, boxed by its own landmarks; a
+    spacing that runs past the video or off the face stores the clip as cut), one drawn per item, so that a
+    face's motion per clip varies as its speed does; evaluation cuts clips at ``CLIP_INTERVAL``. ``resample`` is the
     crop's interpolation (``fasstream.faces.geometry.RESAMPLING``; ``fasstream.data.faceclips.stabilised_crop``).
     Per clip: ``video_ids``, ``live``, ``species``. Unusable videos are logged and listed in
     ``skipped`` as (video_id, reason).
@@ -77,7 +80,8 @@ class ClipDataset(Dataset):
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
                  rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0,
-                 stabilise: bool = False, box_draws: int = 1, resample: str = "linear"):
+                 stabilise: bool = False, box_draws: int = 1, resample: str = "linear",
+                 intervals: tuple[int, ...] = (CLIP_INTERVAL,)):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
         if size < 8 or size % 8:
@@ -94,6 +98,13 @@ class ClipDataset(Dataset):
             raise ValueError(f"box_draws={box_draws} must be >= 1, and 1 with box_shift or box_zoom "
                              "(a reframed crop has its own sub-pixel offset)")
         self.box_draws = box_draws if augment else 1
+        self.intervals = tuple(intervals) if augment else (CLIP_INTERVAL,)
+        if not self.intervals or any(int(d) != d or d < 1 for d in self.intervals):
+            raise ValueError(f"intervals={intervals} must list frame intervals >= 1, e.g. (3,)")
+        if self.intervals != (CLIP_INTERVAL,) and self.stored != size:
+            raise ValueError(f"intervals={intervals} needs box_shift and box_zoom off (a reframed clip's maps are "
+                             "drawn from the clip as cut)")
+        self.draws = self.box_draws * len(self.intervals)  # crops stored per clip
         self.cache = cache
         frames, maps = [], []
         self.video_ids: list[str] = []
@@ -118,7 +129,7 @@ class ClipDataset(Dataset):
         self._by_video: dict[str, list[int]] = {}
         for j, vid in enumerate(self.video_ids):
             self._by_video.setdefault(vid, []).append(j)
-        s, m, k = self.stored, size // 8, self.box_draws
+        s, m, k = self.stored, size // 8, self.draws
         self.frames = np.stack(frames) if frames else np.zeros((0, k, CLIP_LENGTH, s, s, 3), np.uint8)
         self.maps = np.stack(maps) if maps else np.zeros((0, k, CLIP_LENGTH, m, m), np.uint8)
         log.info("%d clips from %d videos (%d skipped)", len(self), len(records) - len(self.skipped),
@@ -134,8 +145,9 @@ class ClipDataset(Dataset):
         return np.load(rec.landmarks)
 
     def _video_clips(self, rec: VideoRecord) -> list[tuple[np.ndarray, np.ndarray, ClipWindow]]:
-        """(crops (K,4,S,S,3) uint8, maps (K,4,S/8,S/8) uint8, window) per usable clip, K = ``box_draws``, the
-        crops with a margin when the face box is jittered; raises ValueError naming the problem."""
+        """(crops (K,4,S,S,3) uint8, maps (K,4,S/8,S/8) uint8, window) per usable clip, K = ``draws`` (per interval,
+        ``box_draws`` boxes), the crops with a margin when the face box is jittered; raises ValueError naming the
+        problem."""
         points = self._landmarks(rec)
         video, _ = read_video(rec.path)
         if points.shape != (len(video), 68, 2):
@@ -145,10 +157,15 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng(zlib.crc32(rec.video_id.encode()))
         out = []
         for w in windows:
-            draws = [self._crop(video, w, rec.live)]
-            for _ in range(self.box_draws - 1):  # the box moved by up to half a crop pixel
-                dx, dy = rng.uniform(-0.5, 0.5, 2) / self.size
-                draws.append(self._crop(video, replace(w, box=moved_box(w.box, (dx, dy, 1.0))), rec.live))
+            draws = []
+            for interval in self.intervals:
+                spaced = w if interval == CLIP_INTERVAL else (
+                    clip_window(points, int(w.frames[0]), self.crop_scale, interval) or w)
+                draws.append(self._crop(video, spaced, rec.live))
+                for _ in range(self.box_draws - 1):  # the box moved by up to half a crop pixel
+                    dx, dy = rng.uniform(-0.5, 0.5, 2) / self.size
+                    draws.append(self._crop(video, replace(spaced, box=moved_box(spaced.box, (dx, dy, 1.0))),
+                                            rec.live))
             out.append((np.stack([c for c, _ in draws]), np.stack([m for _, m in draws]), w))
         if not out:
             raise ValueError(f"none of its clips has landmarks on all {CLIP_LENGTH} frames")
@@ -180,7 +197,7 @@ class ClipDataset(Dataset):
     def item(self, i: int, temporal: bool = True):
         """``(clip (4,3,S,S), maps (4,1,S/8,S/8), live, i)`` of clip ``i``, augmented when training; ``temporal``
         False never turns it into a temporal hard negative."""
-        k = int(torch.randint(self.box_draws, ())) if self.box_draws > 1 else 0
+        k = int(torch.randint(self.draws, ())) if self.draws > 1 else 0
         clip = torch.from_numpy(self.frames[i, k]).permute(0, 3, 1, 2).float().div_(255)
         maps = torch.from_numpy(self.maps[i, k]).float().div_(255).unsqueeze(1)
         live = self.live[i]
@@ -246,5 +263,5 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
                         capture=cfg.data.capture, box_shift=cfg.data.box_shift, box_zoom=cfg.data.box_zoom,
-                        box_draws=cfg.data.box_draws, **common)
+                        box_draws=cfg.data.box_draws, intervals=tuple(cfg.data.intervals), **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)
