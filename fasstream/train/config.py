@@ -180,7 +180,8 @@ def _coerce(value: Any, kind: type, key: str, where: str) -> Any:
         item_kind = get_args(kind)[0]
         items = value if isinstance(value, list) else [value]
         if isinstance(value, (dict, tuple, set)):
-            raise ConfigError(f"{where}: {key} must be a list, got {value!r} ({type(value).__name__}). "
+            noun = "strings" if item_kind is str else "integers"
+            raise ConfigError(f"{where}: {key} must be a list of {noun}, got {value!r} ({type(value).__name__}). "
                               f"Fix: write {key} as [a, b] (or one item).")
         return [_coerce(item, item_kind, f"{key}[{i}]", where) for i, item in enumerate(items)]
     if kind is bool and isinstance(value, bool):
