@@ -240,7 +240,8 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
                         gate.clear()
                         newcomer = (pool[-1], time.monotonic() + join_timeout)
                 if newcomer and (newcomer[0].name in held or time.monotonic() > newcomer[1]):
-                    joined = "holds partitions" if newcomer[0].name in held else f"not in {join_timeout:g} s"
+                    joined = ("holds partitions" if newcomer[0].name in held
+                              else f"took no partition in {join_timeout:g} s")
                     events.append(f"{time.monotonic() - tic:6.1f} s  {newcomer[0].name} {joined}: new sessions go on")
                     gate.set()
                     newcomer = None
