@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fasstream.model.aggregate import check_aggregate
+from fasstream.model.aggregate import aggregate_groups
 
 LIVE = "live"
 
@@ -197,13 +197,8 @@ def video_scores(clip_scores, video_ids, rule: str = "mean") -> tuple[np.ndarray
                          "give one video id per clip.")
     if not np.all(np.isfinite(s)):
         raise ValueError(f"clip_scores holds NaN or infinite values at indices {np.flatnonzero(~np.isfinite(s))[:5]}.")
-    check_aggregate(rule)
     uniq, first, inverse = np.unique(v, return_index=True, return_inverse=True)
-    if rule == "max":
-        videos = np.full(uniq.size, -np.inf)
-        np.maximum.at(videos, inverse, s)
-    else:
-        videos = np.bincount(inverse, weights=s) / np.bincount(inverse)
+    videos = aggregate_groups(s, inverse.ravel(), uniq.size, rule)
     order = np.argsort(first)
     return uniq[order], videos[order]
 

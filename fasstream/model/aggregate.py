@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["AGGREGATES", "aggregate", "check_aggregate"]
+__all__ = ["AGGREGATES", "aggregate", "aggregate_groups", "check_aggregate"]
 
 AGGREGATES = ("mean", "max")
 
@@ -28,3 +28,12 @@ def aggregate(scores: Sequence[float] | np.ndarray, rule: str = "mean") -> float
     if s.ndim != 1 or s.size == 0:
         raise ValueError(f"a video score needs a non-empty 1-D array of clip scores; got shape {s.shape}")
     return float(s.max() if check_aggregate(rule) == "max" else s.mean())
+
+
+def aggregate_groups(scores: np.ndarray, groups: np.ndarray, n: int, rule: str = "mean") -> np.ndarray:
+    """:func:`aggregate` of many videos at once: ``scores`` (float) with ``groups`` (int in 0..n-1, each used)."""
+    if check_aggregate(rule) == "max":
+        out = np.full(n, -np.inf)
+        np.maximum.at(out, groups, scores)
+        return out
+    return np.bincount(groups, weights=scores, minlength=n) / np.bincount(groups, minlength=n)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from fasstream.model.aggregate import AGGREGATES
+from fasstream.model.aggregate import AGGREGATES, check_aggregate
 from fasstream.model.eulernet import EulerNet
 
 __all__ = ["CheckpointError", "DEFAULT_MODEL", "export_checkpoint", "load_checkpoint"]
@@ -63,9 +63,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
             f"checkpoint {path}: the weights do not fit EulerNet({model.config}) from its config "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {shapes}). Fix: {fix}.")
     rule = ckpt["config"].get("aggregate", "mean")
-    if rule not in AGGREGATES:
+    try:
+        check_aggregate(rule)
+    except ValueError as err:
         raise CheckpointError(f"checkpoint {path} scores videos by {rule!r}, which this version does not know "
-                              f"({', '.join(AGGREGATES)}). Fix: upgrade fasstream, or retrain with a known aggregate.")
+                              f"({', '.join(AGGREGATES)}). Fix: upgrade fasstream, or retrain with a known aggregate.") from err
     model.load_state_dict(weights)
     meta = {k: v for k, v in ckpt.items() if k != "model"}
     return model.to(device).eval(), meta

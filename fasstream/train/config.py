@@ -178,11 +178,11 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 def _coerce(value: Any, kind: type, key: str, where: str) -> Any:
     if get_origin(kind) is list:  # a list of strings or integers; one item is a list of one
         item_kind = get_args(kind)[0]
-        items = value if isinstance(value, list) else [value]
         if isinstance(value, (dict, tuple, set)):
             noun = "strings" if item_kind is str else "integers"
             raise ConfigError(f"{where}: {key} must be a list of {noun}, got {value!r} ({type(value).__name__}). "
                               f"Fix: write {key} as [a, b] (or one item).")
+        items = value if isinstance(value, list) else [value]
         return [_coerce(item, item_kind, f"{key}[{i}]", where) for i, item in enumerate(items)]
     if kind is bool and isinstance(value, bool):
         return value

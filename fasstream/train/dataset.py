@@ -159,8 +159,7 @@ class ClipDataset(Dataset):
         for w in windows:
             draws = []
             for interval in self.intervals:
-                spaced = w if interval == CLIP_INTERVAL else (
-                    clip_window(points, int(w.frames[0]), self.crop_scale, interval) or w)
+                spaced = clip_window(points, int(w.frames[0]), self.crop_scale, interval) or w
                 draws.append(self._crop(video, spaced, rec.live))
                 for _ in range(self.box_draws - 1):  # the box moved by up to half a crop pixel
                     dx, dy = rng.uniform(-0.5, 0.5, 2) / self.size

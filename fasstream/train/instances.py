@@ -23,8 +23,10 @@ def most_live_instances(model: EulerNet, data, clips: torch.Tensor, maps: torch.
 
     ``data`` gives ``clips_of(i)`` and ``item(i, temporal=False)`` (``ClipDataset``); ``index`` holds the
     batch's dataset indices. Rows whose video has one clip stay as they are."""
+    if bag <= 1:
+        return clips, maps
     rows = [r for r in live.nonzero()[:, 0].tolist() if len(data.clips_of(int(index[r]))) > 1]
-    if bag <= 1 or not rows:
+    if not rows:
         return clips, maps
     bags, members = [], []  # every row's candidates, the drawn clip first
     for r in rows:
