@@ -13,12 +13,13 @@ from fasstream.cli import main as cli_main
 from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
 from fasstream.data.synth.camera import HANDHELD_SHARE
-from fasstream.data.synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, resolve
+from fasstream.data.synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, check_live_sources, resolve
 from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import head_vertices, piecewise_affine, render_live_mesh
+from fasstream.data.synth.spline import fixations, render_live_spline, spline_map
 from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
 from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, read_capture,
-                                      render_video, video_camera)
+                                      recording_family, render_video, video_camera)
 from fasstream.data.video import read_video
 
 
@@ -281,13 +282,19 @@ def test_piecewise_affine_puts_every_vertex_where_it_is_told(identity):
     assert field.shape == (size, size) and np.isfinite(field).all()
 
 
-def test_live_mesh_turns_in_3d_blinks_and_is_reproducible(identity):
-    n, fps = 45, 25.0
-    frames, tracks = render_live_mesh(identity, np.random.default_rng(2), n, fps)
-    again, tracks_again = render_live_mesh(identity, np.random.default_rng(2), n, fps)
+def reproducible_non_planar(render, identity, n: int = 45, fps: float = 25.0) -> np.ndarray:
+    """Check a live renderer: the same seed gives the same video, finite frames, landmarks that no single
+    homography explains (a turning head, not a plane); returns its ``(n, 68, 2)`` landmarks."""
+    frames, tracks = render(identity, np.random.default_rng(2), n, fps)
+    again, tracks_again = render(identity, np.random.default_rng(2), n, fps)
     assert all(np.array_equal(a, b) for a, b in zip(frames, again)) and np.array_equal(tracks, tracks_again)
     assert len(frames) == n and tracks.shape == (n, 68, 2) and all(np.isfinite(f).all() for f in frames)
-    assert max(homography_residual(tracks[0], tracks[i]) for i in range(n)) > 0.5  # not a plane: a turning head
+    assert max(homography_residual(tracks[0], tracks[i]) for i in range(n)) > 0.5
+    return tracks
+
+
+def test_live_mesh_turns_in_3d_blinks_and_is_reproducible(identity):
+    tracks = reproducible_non_planar(render_live_mesh, identity)
     nose = tracks[:, 27:36]
     assert 2 < np.ptp(nose[:, :, 0], axis=0).mean() < 60 and np.abs(np.diff(nose, axis=0)).max() < 8  # smooth
 
@@ -323,3 +330,73 @@ def test_training_refuses_held_out_families(tmp_path):
     csv.write_text("\n".join(rows).replace("e.mp4,live,live,test", "e.mp4,live,live,train") + "\n")
     with pytest.raises(ValueError, match="train split of .* held-out family live-mesh, which test and never train"):
         split_records(cfg, "train")
+
+
+def test_spline_map_takes_every_anchor_where_it_is_told(identity):
+    """The backward map at each moved point samples that point's source position (to the 4-px grid's accuracy)."""
+    size = identity.image.shape[0]
+    src = identity.landmarks.astype(np.float64)
+    border = np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]], np.float64)
+    turn = cv2.getRotationMatrix2D((size / 2, size / 2), 4.0, 1.02) + [[0, 0, 3.0], [0, 0, -2.0]]
+    dst = faces.project(turn, src)
+    map_x, map_y = spline_map(np.vstack([dst, border]), np.vstack([src, border]), size)
+    got = np.stack([faces.sample(m, dst) for m in (map_x, map_y)], axis=1)
+    np.testing.assert_allclose(got, src, atol=0.3)
+
+
+def test_fixations_hold_and_move_smoothly():
+    times = np.arange(400) / 25.0
+    path = fixations(np.random.default_rng(1), times, 3.0)
+    steps = np.abs(np.diff(path))
+    assert (steps < 1e-9).mean() > 0.3  # it holds between moves
+    assert np.ptp(path) > 1.0 and steps.max() < 0.35 * np.ptp(path)  # moves over 0.25 s or more, never jumps
+
+
+def test_live_spline_moves_in_3d_blinks_and_is_reproducible(identity):
+    tracks = reproducible_non_planar(render_live_spline, identity)
+    assert np.abs(np.diff(tracks, axis=0)).max() < 8  # smooth
+    closed = []
+    for seed in range(3):
+        lids = render_live_spline(identity, np.random.default_rng(seed), 60, 20.0)[1]
+        opening = np.linalg.norm(lids[:, [37, 38]] - lids[:, [41, 40]], axis=2).mean(1)
+        closed.append(opening.min() / np.median(opening))
+    assert min(closed) < 0.4  # the lids close in some of them
+    closed_lips = make_identity("grace_hopper", 3)  # its inner lip points coincide: the spline still fits
+    assert np.isfinite(render_live_spline(closed_lips, np.random.default_rng(0), 40, 25.0)[1]).all()
+
+
+def test_attacks_are_made_of_the_dataset_live_sources(identity):
+    """Each replay/still/rigid video draws its recording's live family; one source is the default rendering."""
+    seeds = [np.random.SeedSequence([5, k]) for k in range(40)]
+    assert {recording_family("replay-lcd", s) for s in seeds} == {"live"}
+    assert {recording_family("print-flat", s, ("live", "live-spline")) for s in seeds} == {None}
+    drawn = [recording_family("still-print", s, ("live", "live-spline")) for s in seeds]
+    assert 10 < drawn.count("live-spline") < 30 and drawn.count("live") + drawn.count("live-spline") == 40
+    k = drawn.index("live-spline")
+    held, held_tracks, fps = render_video(identity, "still-print", seeds[k], live_sources=("live", "live-spline"))
+    rng = np.random.default_rng(seeds[k])
+    n, fps_drawn = int(rng.integers(40, 61)), float(rng.choice(FPS_CHOICES))
+    scene, tracks = FAMILIES["still-print"].render(identity, rng, n, fps_drawn, live=render_live_spline)
+    frames, tracks = video_camera(seeds[k]).capture(scene, tracks, rng, fps_drawn)
+    assert fps == fps_drawn and np.array_equal(held_tracks, tracks)  # the held frame is a live-spline frame
+    assert np.array_equal(held, frames)
+    k = drawn.index("live")
+    default = render_video(identity, "still-print", seeds[k])
+    chosen = render_video(identity, "still-print", seeds[k], live_sources=("live", "live-spline"))
+    assert all(np.array_equal(a, b) for a, b in zip(default[:2], chosen[:2]))
+
+
+def test_live_sources_are_checked_and_recorded(tmp_path):
+    assert check_live_sources(["live", "live-spline", "live"]) == ("live", "live-spline")
+    with pytest.raises(ValueError, match="must be live families .* got print"):
+        check_live_sources(["print"])
+    with pytest.raises(ValueError, match="live-mesh is held out.*--splits test"):
+        check_live_sources(["live", "live-mesh"], ("train", "test"))
+    assert check_live_sources(["live-mesh"], ("test",)) == ("live-mesh",)
+    records = generate_dataset(tmp_path, n_identities=1, seed=2, workers=1, families=["still-print"],
+                               live_videos=1, live_sources=("live", "live-spline"))
+    assert sorted(r.family for r in records) == ["live", "live-spline", "still-print"]
+    still = next(r for r in records if r.family == "still-print")
+    assert read_capture(still.path)["live_source"] in {"live", "live-spline"}
+    assert "live_source" not in read_capture(next(r for r in records if r.family == "live").path)
+    assert cli_main(["synth", "--out", str(tmp_path / "x"), "--identities", "1", "--live-sources", "print"]) == 2

@@ -18,10 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "LIVE_SHARE (3) times as many")
     parser.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
                         help="families to render (default: all but the opt-in ones; a species name stands for its "
-                             "first family; live is always added): print-flat print-curved replay-lcd replay-phone "
-                             "animated-warp animated-puppet still-print still-pause rigid-plane rigid-layers; "
-                             "opt-in: live-calm (a subject holding still), live-mesh (a second live renderer, "
-                             "held out: test splits only)")
+                             "first family; the live sources are always added): print-flat print-curved replay-lcd "
+                             "replay-phone animated-warp animated-puppet still-print still-pause rigid-plane rigid-layers; "
+                             "opt-in: live-calm (a subject holding still), live-spline (a third live renderer), "
+                             "live-mesh (a second live renderer, held out: test splits only)")
+    parser.add_argument("--live-sources", nargs="+", default=["live"], metavar="FAMILY",
+                        help="live families rendered as live videos whose recordings the replay, still and rigid "
+                             "attacks are made of, one drawn per attack video (default: live); e.g. "
+                             "`--live-sources live live-spline`, so that no renderer's signature means live. "
+                             "live-mesh only with --splits test")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
     parser.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), default=None,
                         help="render only the identities of these splits (default: all); an identity's split "
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = generate_dataset(args.out, n_identities=args.identities, videos_per_family=args.videos_per_family,
                                    seed=args.seed, workers=args.workers, families=args.families,
-                                   splits=args.splits)
+                                   splits=args.splits, live_sources=tuple(args.live_sources))
     except ValueError as err:  # an unknown family, or counts below one: the message names the input
         print(f"fasstream synth: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from typing import Callable
 from fasstream.data.synth import animated, prints, replays, temporal
 from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import render_live_mesh
+from fasstream.data.synth.spline import render_live_spline
 
 
 @dataclass(frozen=True)
@@ -15,29 +16,33 @@ class Family:
 
     ``default``: rendered unless a dataset names its families; otherwise only when named. ``held_out``: a
     physical model kept apart to measure generalisation beyond the others, never trained on (training
-    refuses its videos) and never a default.
+    refuses its videos) and never a default. ``from_live``: made from a live recording, which ``render``
+    takes as ``live=`` (another live family's renderer; ``render_live`` unless a dataset names its live
+    sources).
     """
 
     species: str
     render: Callable
     default: bool = True
     held_out: bool = False
+    from_live: bool = False
 
 
 FAMILIES: dict[str, Family] = {
     "live": Family("live", render_live),
     "print-flat": Family("print", prints.render_print_flat),
     "print-curved": Family("print", prints.render_print_curved),
-    "replay-lcd": Family("replay", replays.render_replay_lcd),
-    "replay-phone": Family("replay", replays.render_replay_phone),
+    "replay-lcd": Family("replay", replays.render_replay_lcd, from_live=True),
+    "replay-phone": Family("replay", replays.render_replay_phone, from_live=True),
     "animated-warp": Family("animated", animated.render_animated_warp),
     "animated-puppet": Family("animated", animated.render_animated_puppet),
-    "still-print": Family("still", temporal.render_still_print),
-    "still-pause": Family("still", temporal.render_still_pause),
-    "rigid-plane": Family("rigid", temporal.render_rigid_plane),
-    "rigid-layers": Family("rigid", temporal.render_rigid_layers),
+    "still-print": Family("still", temporal.render_still_print, from_live=True),
+    "still-pause": Family("still", temporal.render_still_pause, from_live=True),
+    "rigid-plane": Family("rigid", temporal.render_rigid_plane, from_live=True),
+    "rigid-layers": Family("rigid", temporal.render_rigid_layers, from_live=True),
     "live-mesh": Family("live", render_live_mesh, default=False, held_out=True),
     "live-calm": Family("live", render_live_calm, default=False),
+    "live-spline": Family("live", render_live_spline, default=False),
 }
 
 DEFAULT_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.default and not family.held_out)
@@ -48,6 +53,24 @@ HELD_OUT_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.he
 
 SPECIES = tuple(dict.fromkeys(f.species for f in FAMILIES.values()))
 """live, print, replay, animated, still, rigid."""
+
+
+def check_live_sources(names, splits=None) -> tuple[str, ...]:
+    """Validated live sources of a dataset (live families its replay, still and rigid attacks are made of).
+
+    A held-out family is a source only for a test-only dataset (``splits`` exactly test), so that its frames
+    never reach training; raises ValueError naming the choices and the fix.
+    """
+    names = tuple(dict.fromkeys(names))
+    live = [name for name, family in FAMILIES.items() if family.species == "live"]
+    wrong = [name for name in names if name not in live]
+    if not names or wrong:
+        raise ValueError(f"live sources must be live families ({', '.join(live)}), got {', '.join(names) or 'none'}")
+    held = [name for name in names if FAMILIES[name].held_out]
+    if held and set(splits or ()) != {"test"}:
+        raise ValueError(f"{', '.join(held)} is held out: it is a live source only of a test-only dataset "
+                         f"(add --splits test), never of training data")
+    return names
 
 
 def resolve(name: str) -> str:

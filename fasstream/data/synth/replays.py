@@ -33,9 +33,9 @@ def _device(size: int, bezel: int, shade: float) -> tuple[np.ndarray, np.ndarray
     return device, masks
 
 
-def render_replay_lcd(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_replay_lcd(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """Float scene frames and landmarks of a live recording replayed on a monitor."""
-    scene, scene_tracks = render_live(ident, rng, n, fps)
+    scene, scene_tracks = live(ident, rng, n, fps)
     content = record(scene, rng)
     size = ident.image.shape[0]
     gamma = rng.choice([rng.uniform(0.7, 0.85), rng.uniform(1.2, 1.4)])
@@ -77,12 +77,12 @@ def render_replay_lcd(ident: Identity, rng: np.random.Generator, n: int, fps: fl
     return frames, tracks
 
 
-def render_replay_phone(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_replay_phone(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """Float scene frames and landmarks of a live recording replayed on an OLED phone held close."""
     size = ident.image.shape[0]
     content_fps = float(rng.choice([12.0, 15.0, 20.0]))
     shown_index = np.floor(np.arange(n) * content_fps / fps).astype(int)
-    scene, scene_tracks = render_live(ident, rng, int(shown_index[-1]) + 1, content_fps)
+    scene, scene_tracks = live(ident, rng, int(shown_index[-1]) + 1, content_fps)
     content = record(scene, rng)
     saturation, contrast = rng.uniform(1.1, 1.3), rng.uniform(1.05, 1.2)
     tint = np.array([rng.uniform(0.95, 1.0), 1.0, rng.uniform(1.02, 1.1)], np.float32)

@@ -21,15 +21,16 @@ HOLD_FRAMES = (10, 20)
 """Shortest and longest hold of ``still-pause``, in frames."""
 
 
-def live_source(ident: Identity, rng: np.random.Generator, n: int, fps: float):
-    """A live video's scene frames and landmarks, and the index of the frame a still attack is made of."""
-    scene, tracks = render_live(ident, rng, n, fps)
+def live_source(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
+    """A live video's scene frames and landmarks (rendered by ``live``), and the index of the frame a still
+    attack is made of."""
+    scene, tracks = live(ident, rng, n, fps)
     return scene, tracks, int(rng.integers(n))
 
 
-def render_still_print(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_still_print(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """One live frame held for ``n`` frames (the camera later adds fresh noise to each)."""
-    scene, tracks, j = live_source(ident, rng, n, fps)
+    scene, tracks, j = live_source(ident, rng, n, fps, live)
     return [scene[j]] * n, np.repeat(tracks[j:j + 1], n, axis=0)
 
 
@@ -43,16 +44,16 @@ def hold_index(rng: np.random.Generator, n: int) -> np.ndarray:
     return index
 
 
-def render_still_pause(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_still_pause(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """A live video that shows a new frame only every 10-20 frames and holds it in between."""
-    scene, tracks = render_live(ident, rng, n, fps)
+    scene, tracks = live(ident, rng, n, fps)
     index = hold_index(rng, n)
     return [scene[k] for k in index], tracks[index]
 
 
-def render_rigid_plane(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_rigid_plane(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """One live frame moved as a plane: pan, roll, perspective, zoom and shake."""
-    scene, tracks, j = live_source(ident, rng, n, fps)
+    scene, tracks, j = live_source(ident, rng, n, fps, live)
     size = ident.image.shape[0]
     path = camera_path(rng, n, fps, rng.uniform(0.6, 1.2))
     base = rng.uniform(1.08, 1.14)  # zoomed in far enough that the photo's edges never show
@@ -66,9 +67,9 @@ def render_rigid_plane(ident: Identity, rng: np.random.Generator, n: int, fps: f
     return frames, out
 
 
-def render_rigid_layers(ident: Identity, rng: np.random.Generator, n: int, fps: float):
+def render_rigid_layers(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
     """One live frame as two layers (head, inpainted background) moving with different parallax."""
-    scene, tracks, j = live_source(ident, rng, n, fps)
+    scene, tracks, j = live_source(ident, rng, n, fps, live)
     size = ident.image.shape[0]
     still, points = scene[j], tracks[j]
     matte = faces.head_mask(points, size, shoulders=True, blur=3)
