@@ -18,8 +18,8 @@ from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import head_vertices, piecewise_affine, render_live_mesh
 from fasstream.data.synth.spline import fixations, render_live_spline, spline_map
 from fasstream.data.synth.temporal import HOLD_FRAMES, hold_index, live_source
-from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, generate_dataset, make_identity, read_capture,
-                                      recording_family, render_video, video_camera)
+from fasstream.data.synthetic import (FPS_CHOICES, LIVE_SHARE, MAX_FRAMES, MIN_FRAMES, generate_dataset,
+                                      make_identity, read_capture, recording_family, render_video, video_camera)
 from fasstream.data.video import read_video
 
 
@@ -375,7 +375,7 @@ def test_attacks_are_made_of_the_dataset_live_sources(identity):
     k = drawn.index("live-spline")
     held, held_tracks, fps = render_video(identity, "still-print", seeds[k], live_sources=("live", "live-spline"))
     rng = np.random.default_rng(seeds[k])
-    n, fps_drawn = int(rng.integers(40, 61)), float(rng.choice(FPS_CHOICES))
+    n, fps_drawn = int(rng.integers(MIN_FRAMES, MAX_FRAMES + 1)), float(rng.choice(FPS_CHOICES))  # as render_video
     scene, tracks = FAMILIES["still-print"].render(identity, rng, n, fps_drawn, live=render_live_spline)
     frames, tracks = video_camera(seeds[k]).capture(scene, tracks, rng, fps_drawn)
     assert fps == fps_drawn and np.array_equal(held_tracks, tracks)  # the held frame is a live-spline frame

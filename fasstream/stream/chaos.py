@@ -152,17 +152,19 @@ def video_of(sid: str) -> str:
 
 
 def _send(bootstrap: str, topic: str, chunks: dict[str, list], stagger: int, interval_s: float, stop,
-          gate: threading.Event) -> None:
+          gate: threading.Event, released: threading.Event, held_back: int) -> None:
     """Interleave the sessions: while ``gate`` is set, ``stagger`` new sessions start every step; each open
-    session sends one chunk per step."""
+    session sends one chunk per step. The last ``held_back`` sessions start only once ``released`` is set."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     order = list(chunks)
     active, futures = [], []
     try:
         while (order or active) and not stop.is_set():
             if gate.is_set():
-                active += [[sid, 0] for sid in order[:stagger]]
-                del order[:stagger]
+                may_start = len(order) if released.is_set() else len(order) - held_back
+                started = order[:max(0, min(stagger, may_start))]
+                active += [[sid, 0] for sid in started]
+                del order[:len(started)]
             for item in active:
                 key, value, headers = chunks[item[0]][item[1]]
                 futures.append(producer.send(topic, key=key, value=value, headers=headers))
@@ -195,12 +197,14 @@ def read_topic(bootstrap: str, topic: str, until, timeout: float, settle: float 
 def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: dict[str, str | None],
               faults: list[Fault], workers: int = 2, flags: dict | None = None, stagger: int = 4,
               interval_s: float = 0.35, timeout: float = 240.0, settle: float = 3.0, log_dir: Path | None = None,
-              partitions: int = 4, join_timeout: float = 60.0) -> Report:
+              partitions: int = 4, join_timeout: float = 60.0, hold_back: float = 0.4) -> Report:
     """Serve ``chunks`` with ``workers`` workers while ``faults`` happen; audit the result topic.
 
     After a worker is replaced or added, no new session starts until the newcomer holds partitions (or
-    ``join_timeout`` s passed): the stream goes on past its join however slowly it starts, so the handover
-    is exercised, not raced (open sessions keep sending)."""
+    ``join_timeout`` s passed), and the last ``hold_back`` share of the sessions (at most 0.9 less the latest
+    fault's fraction, so that every fault can fire) starts only after every fault has happened and its newcomer
+    joined: the stream goes on past the join however fast the other sessions are answered, so the handover is
+    exercised, not raced (open sessions keep sending)."""
     run = uuid.uuid4().hex[:6]
     topics = {"kafka.input_topic": f"chaos-{run}-in", "kafka.output_topic": f"chaos-{run}-out",
               "kafka.dead_letter_topic": f"chaos-{run}-dlq", "kafka.group_id": f"chaos-{run}"}
@@ -211,14 +215,18 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
     events: list[str] = []
     answered: set[str] = set()
     held: set[str] = set()
-    stop, gate = threading.Event(), threading.Event()
+    stop, gate, released = threading.Event(), threading.Event(), threading.Event()
     gate.set()
+    if not faults:
+        released.set()
+    held_back = int(len(chunks) * min(hold_back, max(0.0, 0.9 - max((f.at for f in faults), default=0.0))))
     newcomer = None  # (worker, deadline) while new sessions wait for a replacement or added worker to join
     try:
         wait_ready(pool)
         tic = time.monotonic()
         sender = threading.Thread(target=_send, args=(bootstrap, topics["kafka.input_topic"], chunks, stagger,
-                                                      interval_s, stop, gate), daemon=True)
+                                                      interval_s, stop, gate, released,
+                                                      held_back), daemon=True)
         sender.start()
         pending = sorted(faults, key=lambda f: f.at)
         consumer = KafkaConsumer(topics["kafka.output_topic"], bootstrap_servers=bootstrap, group_id=None,
@@ -245,6 +253,9 @@ def run_chaos(bootstrap: str, model: Path, chunks: dict[str, list], expected: di
                     events.append(f"{time.monotonic() - tic:6.1f} s  {newcomer[0].name} {joined}: new sessions go on")
                     gate.set()
                     newcomer = None
+                if not pending and newcomer is None and not released.is_set():
+                    released.set()
+                    events.append(f"{time.monotonic() - tic:6.1f} s  the held-back sessions start")
                 for w in pool:
                     if w.paused and time.monotonic() >= w.resume_at:
                         w.signal(signal.SIGCONT)

@@ -110,8 +110,8 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
     ring, border = anchors(points, size)
     pivot = np.array([*geo["centre"], -0.6 * geo["width"]])
     tremor = [gaussian_filter1d(rng.normal(0, 1, n), 0.1 * fps) for _ in range(3)]
-    yaw, pitch, roll = (fixations(rng, times, rng.uniform(*spread)) + rng.uniform(0.1, 0.4) * t
-                        for spread, t in zip(((2.0, 5.0), (1.5, 3.5), (0.5, 2.0)), tremor))
+    yaw, pitch, roll = (fixations(rng, times, rng.uniform(*spread)) + rng.uniform(0.1, 0.4) * shake
+                        for spread, shake in zip(((2.0, 5.0), (1.5, 3.5), (0.5, 2.0)), tremor))
     breath = rng.uniform(0.4, 1.5) * np.sin(2 * np.pi * rng.uniform(0.2, 0.35) * times + rng.uniform(0, 6.3))
     shift = np.column_stack([fixations(rng, times, rng.uniform(1.0, 3.0)),
                              fixations(rng, times, rng.uniform(1.0, 2.5)) + breath])
