@@ -6,6 +6,7 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from scipy.interpolate import RBFInterpolator
 from scipy.spatial import Delaunay
 from sklearn.metrics import roc_auc_score
 
@@ -342,6 +343,11 @@ def test_spline_map_takes_every_anchor_where_it_is_told(identity):
     map_x, map_y = spline_map(np.vstack([dst, border]), np.vstack([src, border]), size)
     got = np.stack([faces.sample(m, dst) for m in (map_x, map_y)], axis=1)
     np.testing.assert_allclose(got, src, atol=0.3)
+    anywhere = np.random.default_rng(0).uniform(0, size - 1, (500, 2))  # between grid points too
+    exact = anywhere + RBFInterpolator(np.vstack([dst, border]), np.vstack([src - dst, border * 0]),
+                                       kernel="thin_plate_spline", smoothing=1e-3)(anywhere)
+    got = np.stack([faces.sample(m, anywhere) for m in (map_x, map_y)], axis=1)
+    assert np.abs(got - exact).mean() < 0.02  # the 4-px grid is aligned with the pixels, not half a cell off
 
 
 def test_fixations_hold_and_move_smoothly():

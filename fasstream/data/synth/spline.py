@@ -93,9 +93,8 @@ def spline_map(dst: np.ndarray, src: np.ndarray, size: int) -> tuple[np.ndarray,
     cx, cy = np.meshgrid(coarse, coarse)
     spline = RBFInterpolator(dst, src - dst, kernel="thin_plate_spline", smoothing=1e-3)  # closed lips coincide
     shift = spline(np.column_stack([cx.ravel(), cy.ravel()])).reshape(len(coarse), len(coarse), 2)
-    full = cv2.resize(shift.astype(np.float32), (size + GRID_STEP, size + GRID_STEP),
-                      interpolation=cv2.INTER_LINEAR)[:size, :size]  # the 4-px grid spans 0..size
-    gx, gy = grid(size)
+    gx, gy = grid(size)  # grid point k is pixel k * GRID_STEP: bilinear between them, corners aligned
+    full = cv2.remap(shift.astype(np.float32), gx / GRID_STEP, gy / GRID_STEP, cv2.INTER_LINEAR)
     return gx + full[..., 0], gy + full[..., 1]
 
 
@@ -126,6 +125,7 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
     skin = faces.skin_mask(ident.landmarks, size)[..., None]
     pulse_gain = rng.uniform(0.015, 0.03) if rng.random() < 0.5 else 0.0
     pulse = np.sin(2 * np.pi * rng.uniform(0.9, 1.6) * times + rng.uniform(0, 6.3))
+    tint = pulse_gain * skin * np.array([0.5, 1.0, 0.3], np.float32)
     light_gain = rng.uniform(0.03, 0.08) if rng.random() < 0.5 else 0.0
     light = fixations(rng, times, 1.0, dwell=(0.5, 2.0), move=(0.5, 1.5))
     light_dir = rng.normal(size=2)
@@ -147,7 +147,7 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
         moved = dst.mean(0) - points.mean(0)
         map_x, map_y = spline_map(np.vstack([dst, ring + carry * moved, border]),
                                   np.vstack([points, ring, border]), size)
-        image = still * (1 + pulse_gain * pulse[i] * skin * np.array([0.5, 1.0, 0.3], np.float32))
+        image = still * (1 + pulse[i] * tint) if pulse_gain else still
         frame = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if light_gain:  # the room's light changes on the face where it is now, not where it was
             head = faces.head_mask(dst.astype(np.float32), size, blur=8)[..., None]
