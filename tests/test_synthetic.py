@@ -74,7 +74,7 @@ def test_synthetic_files_and_landmarks(synthetic):
     out, records = synthetic
     assert read_layout_csv(out / "dataset.csv") == records
     counts = {s: sum(r.species == s for r in records) for s in SPECIES}
-    per_species = {s: sum(f.species == s for f in FAMILIES.values()) for s in SPECIES}
+    per_species = {s: sum(FAMILIES[f].species == s for f in DEFAULT_FAMILIES) for s in SPECIES}
     assert counts == {s: 2 * (LIVE_SHARE if s == "live" else per_species[s]) for s in SPECIES}
     shapes = set()
     for rec in records:
@@ -369,6 +369,27 @@ def test_live_spline_moves_in_3d_blinks_and_is_reproducible(identity):
     assert min(closed) < 0.4  # the lids close in some of them
     closed_lips = make_identity("grace_hopper", 3)  # its inner lip points coincide: the spline still fits
     assert np.isfinite(render_live_spline(closed_lips, np.random.default_rng(0), 40, 25.0)[1]).all()
+
+
+def test_rigid_head_turns_one_live_frame_in_3d_without_expression(identity):
+    """rigid-head: the source live frame's pixels ride on its landmarks, turned in 3-D; lids and lips hold."""
+    render = FAMILIES["rigid-head"].render
+    frames, tracks = render(identity, np.random.default_rng(6), 45, 25.0, live=render_live_spline)
+    again, tracks_again = render(identity, np.random.default_rng(6), 45, 25.0, live=render_live_spline)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, again)) and np.array_equal(tracks, tracks_again)
+    scene, source, j = live_source(identity, np.random.default_rng(6), 45, 25.0, render_live_spline)
+    assert max(homography_residual(source[j], tracks[i]) for i in range(45)) > 0.5  # not a plane
+    inner = list(range(17, 68))  # brows, nose, eyes, mouth: inside the face, where the warp is smooth
+    colours = lambda image, points: np.stack([faces.sample(image[..., c], points[inner]) for c in range(3)], 1)
+    still = colours(scene[j], source[j])
+    follows = max(np.abs(colours(f, t) - still).mean() for f, t in zip(frames, tracks))
+    swapped = np.abs(colours(frames[0], tracks[0][::-1]) - still).mean()
+    assert follows < 0.2 * swapped  # every frame shows the source frame's pixels at its moved landmarks
+    shape = lambda t: np.linalg.norm(t[:, [37, 38, 62]] - t[:, [41, 40, 66]], axis=2) / np.linalg.norm(
+        t[:, 45] - t[:, 36], axis=1)[:, None]  # lid and lip openings over the eye span
+    assert np.ptp(shape(tracks), axis=0).max() < 0.05  # no blink, no speech
+    lids = shape(render_live_spline(identity, np.random.default_rng(0), 60, 20.0)[1])
+    assert np.ptp(lids, axis=0).max() > 0.05  # what a live-spline subject does
 
 
 def test_attacks_are_made_of_the_dataset_live_sources(identity):

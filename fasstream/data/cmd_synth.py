@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "first family; the live sources are always added): print-flat print-curved replay-lcd "
                              "replay-phone animated-warp animated-puppet still-print still-pause rigid-plane rigid-layers; "
                              "opt-in: live-calm (a subject holding still), live-spline (a third live renderer), "
+                             "rigid-head (a live frame's head turned by live-spline's pose and warp), "
                              "live-mesh (a second live renderer, held out: test splits only)")
     parser.add_argument("--live-sources", nargs="+", default=["live"], metavar="FAMILY",
                         help="live families rendered as live videos whose recordings the replay, still and rigid "

@@ -1,9 +1,9 @@
 """Synthetic bona fide and presentation-attack videos built on real public-domain faces.
 
 An identity is a source face (``faces.source_faces``) plus an augmentation seed
-(``synth.scene.make_identity``). Each video is one family's scene (``synth.families``: fourteen
+(``synth.scene.make_identity``). Each video is one family's scene (``synth.families``: fifteen
 physical models of six species, from ``live`` to ``rigid-layers``; ``live-mesh`` is held out,
-``live-calm`` and ``live-spline`` are opt-in) seen through one randomised camera (``synth.camera``)
+``live-calm``, ``live-spline`` and ``rigid-head`` are opt-in) seen through one randomised camera (``synth.camera``)
 that every species shares, and encoded as H.264 at the camera's quality. Replays, stills and rigid
 attacks are made of a recording by one of the dataset's live sources (``LIVE_SOURCES`` by default).
 Every frame has exact 68-point landmarks.

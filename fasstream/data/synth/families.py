@@ -43,6 +43,7 @@ FAMILIES: dict[str, Family] = {
     "live-mesh": Family("live", render_live_mesh, default=False, held_out=True),
     "live-calm": Family("live", render_live_calm, default=False),
     "live-spline": Family("live", render_live_spline, default=False),
+    "rigid-head": Family("rigid", temporal.render_rigid_head, default=False, from_live=True),
 }
 
 DEFAULT_FAMILIES = tuple(name for name, family in FAMILIES.items() if family.default and not family.held_out)

@@ -12,6 +12,8 @@ of the videos, so that neither stands for "live".
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy.interpolate import RBFInterpolator
@@ -98,6 +100,54 @@ def spline_map(dst: np.ndarray, src: np.ndarray, size: int) -> tuple[np.ndarray,
     return gx + full[..., 0], gy + full[..., 1]
 
 
+@dataclass(frozen=True)
+class HeadPose:
+    """A head's path over a video: fixation-driven yaw, pitch and roll (degrees) with tremor, image shift with
+    breathing, zoom, how far the hair and neck follow (``carry``) and the camera's focal length (pixels)."""
+
+    yaw: np.ndarray
+    pitch: np.ndarray
+    roll: np.ndarray
+    shift: np.ndarray
+    zoom: np.ndarray
+    carry: float
+    focal: float
+
+
+def draw_pose(rng: np.random.Generator, times: np.ndarray, fps: float, size: int) -> HeadPose:
+    """A random ``HeadPose`` sampled at ``times``, for frames of ``size`` pixels."""
+    tremor = [gaussian_filter1d(rng.normal(0, 1, len(times)), 0.1 * fps) for _ in range(3)]
+    yaw, pitch, roll = (fixations(rng, times, rng.uniform(*spread)) + rng.uniform(0.1, 0.4) * shake
+                        for spread, shake in zip(((2.0, 5.0), (1.5, 3.5), (0.5, 2.0)), tremor))
+    breath = rng.uniform(0.4, 1.5) * np.sin(2 * np.pi * rng.uniform(0.2, 0.35) * times + rng.uniform(0, 6.3))
+    shift = np.column_stack([fixations(rng, times, rng.uniform(1.0, 3.0)),
+                             fixations(rng, times, rng.uniform(1.0, 2.5)) + breath])
+    zoom = 1 + fixations(rng, times, rng.uniform(0.004, 0.012))
+    carry = rng.uniform(0.3, 0.7)
+    return HeadPose(yaw, pitch, roll, shift, zoom, carry, rng.uniform(2.5, 4.0) * size)
+
+
+def pose_points(shaped: np.ndarray, rest: np.ndarray, pose: HeadPose, i: int) -> np.ndarray:
+    """Image position at frame ``i`` of landmarks ``shaped`` (the face at rest was ``rest``): turned in 3-D on
+    ``head_depth(rest)`` about a pivot behind the face, projected in perspective, zoomed and shifted."""
+    geo = faces.face_frame(rest)
+    pivot = np.array([*geo["centre"], -0.6 * geo["width"]])
+    posed = (np.column_stack([shaped, head_depth(rest)]) - pivot) @ rotation(pose.yaw[i], pose.pitch[i],
+                                                                            pose.roll[i]).T + pivot
+    scale = pose.zoom[i] * pose.focal / (pose.focal - posed[:, 2:3])
+    return geo["centre"] + pose.shift[i] + scale * (posed[:, :2] - geo["centre"])
+
+
+def warp_face(image: np.ndarray, rest: np.ndarray, dst: np.ndarray, carry: float) -> np.ndarray:
+    """``image``, whose landmarks are ``rest``, warped by a thin-plate spline so that they land on ``dst``; the
+    hair and neck ring follows the face's shift by ``carry``, the border stays."""
+    size = image.shape[0]
+    ring, border = anchors(rest, size)
+    moved = dst.mean(0) - rest.mean(0)
+    map_x, map_y = spline_map(np.vstack([dst, ring + carry * moved, border]), np.vstack([rest, ring, border]), size)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
 def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: float):
     """Float scene frames and landmarks of a live subject posed as 3-D landmarks and warped by a spline."""
     size = ident.image.shape[0]
@@ -105,18 +155,7 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
     geo = faces.face_frame(points)
     up, right = geo["up"], geo["right"]
     times = np.arange(n) / fps
-    depth = head_depth(points)
-    ring, border = anchors(points, size)
-    pivot = np.array([*geo["centre"], -0.6 * geo["width"]])
-    tremor = [gaussian_filter1d(rng.normal(0, 1, n), 0.1 * fps) for _ in range(3)]
-    yaw, pitch, roll = (fixations(rng, times, rng.uniform(*spread)) + rng.uniform(0.1, 0.4) * shake
-                        for spread, shake in zip(((2.0, 5.0), (1.5, 3.5), (0.5, 2.0)), tremor))
-    breath = rng.uniform(0.4, 1.5) * np.sin(2 * np.pi * rng.uniform(0.2, 0.35) * times + rng.uniform(0, 6.3))
-    shift = np.column_stack([fixations(rng, times, rng.uniform(1.0, 3.0)),
-                             fixations(rng, times, rng.uniform(1.0, 2.5)) + breath])
-    zoom = 1 + fixations(rng, times, rng.uniform(0.004, 0.012))
-    carry = rng.uniform(0.3, 0.7)  # how far the hair and neck ring follows the face
-    focal = rng.uniform(2.5, 4.0) * size
+    pose = draw_pose(rng, times, fps, size)
     blink = bumps(rng, times, rng.uniform(0.15, 0.45), (0.12, 0.3))
     smile = rng.uniform(0.0, 0.05) * geo["width"] * bumps(rng, times, 0.25, (0.8, 2.0))
     brow = rng.uniform(0.0, 0.05) * geo["height"] * bumps(rng, times, 0.3, (0.4, 1.2))
@@ -141,14 +180,8 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
         shaped[BROWS] += brow[i] * up
         shaped[LOWER_LIP] -= speech[i] * up
         shaped[JAW] -= 0.7 * speech[i] * up
-        posed = (np.column_stack([shaped, depth]) - pivot) @ rotation(yaw[i], pitch[i], roll[i]).T + pivot
-        scale = zoom[i] * focal / (focal - posed[:, 2:3])
-        dst = geo["centre"] + shift[i] + scale * (posed[:, :2] - geo["centre"])
-        moved = dst.mean(0) - points.mean(0)
-        map_x, map_y = spline_map(np.vstack([dst, ring + carry * moved, border]),
-                                  np.vstack([points, ring, border]), size)
-        image = still * (1 + pulse[i] * tint) if pulse_gain else still
-        frame = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        dst = pose_points(shaped, points, pose, i)
+        frame = warp_face(still * (1 + pulse[i] * tint) if pulse_gain else still, points, dst, pose.carry)
         if light_gain:  # the room's light changes on the face where it is now, not where it was
             head = faces.head_mask(dst.astype(np.float32), size, blur=8)[..., None]
             frame = frame * (1 + light_gain * light[i] * head * np.clip(ramp, -1.5, 1.5)[..., None])

@@ -5,7 +5,9 @@ print on a stand. ``still-pause``: a live video that updates only every 10-20 fr
 frame in between: a paused or stuttering screen. ``rigid-plane``: one live frame moved as a plane
 (zoom, pan, roll, perspective and camera shake): a flawless photo filmed by a moving camera, or an
 animated photo done well. ``rigid-layers``: the same frame cut into a head layer and an inpainted
-background layer that move with different parallax (2.5-D), plus zoom and shake.
+background layer that move with different parallax (2.5-D), plus zoom and shake. ``rigid-head``
+(opt-in): the same frame's head turned as a rigid 3-D body by ``live-spline``'s pose and thin-plate
+spline (a photo-animation app that moves the head but no eyelid, lip or brow, and no skin or light).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 from fasstream.data import faces
 from fasstream.data.synth.live import render_live
 from fasstream.data.synth.scene import Identity, similarity
+from fasstream.data.synth.spline import draw_pose, pose_points, warp_face
 from fasstream.data.synth.viewpoint import camera_path, pose_homography
 
 HOLD_FRAMES = (10, 20)
@@ -93,4 +96,18 @@ def render_rigid_layers(ident: Identity, rng: np.random.Generator, n: int, fps: 
         behind = cv2.warpAffine(plate, back, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         frames.append(alpha * layer + (1 - alpha) * behind)
         out[i] = faces.project(head, points)
+    return frames, out
+
+
+def render_rigid_head(ident: Identity, rng: np.random.Generator, n: int, fps: float, live=render_live):
+    """One live frame whose head turns, shifts and breathes as a rigid 3-D body (``synth.spline``'s pose
+    and warp), with no expression, pulse or light change."""
+    scene, tracks, j = live_source(ident, rng, n, fps, live)
+    still, rest = scene[j], tracks[j].astype(np.float64)
+    pose = draw_pose(rng, np.arange(n) / fps, fps, ident.image.shape[0])
+    frames, out = [], np.empty((n, 68, 2), np.float32)
+    for i in range(n):
+        dst = pose_points(rest, rest, pose, i)
+        frames.append(warp_face(still, rest, dst, pose.carry))
+        out[i] = dst
     return frames, out
