@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
-import pytest
 
 from fasstream.cli import main
 from fasstream.data.faces import source_faces
 from fasstream.data.records import read_layout_csv
 from fasstream.data.synthetic import generate_dataset, read_capture
 from fasstream.data.video import write_video
+from fasstream.eval.portraits import MOTIONS, animated_portrait
 from fasstream.eval.scoring import VideoScorer
 from fasstream.model.checkpoint import load_checkpoint
 
@@ -50,30 +49,15 @@ def test_committed_model_reads_time_on_synthetic_test(tmp_path):
     assert len(handheld) >= 20 and np.mean(accepted) >= HANDHELD_LIVE_BOUND, (sum(accepted), len(handheld))
 
 
-def _animated_portrait(image: np.ndarray, frames: int, zoom_per_frame: float, pan_px: float) -> np.ndarray:
-    """A still portrait animated only by a camera-free zoom about its centre and a horizontal pan
-    (the animated photo of the issue: ffmpeg's ``zoompan`` on a portrait), as 320x320 frames."""
-    h, w = image.shape[:2]
-    out = []
-    for i in range(frames):
-        z = 1.1 + zoom_per_frame * i
-        side_x, side_y = w / z, h / z
-        x0, y0 = (w - side_x) / 2 + pan_px * (i - frames / 2), (h - side_y) / 2
-        scale = np.float32([[320 / side_x, 0, -x0 * 320 / side_x], [0, 320 / side_y, -y0 * 320 / side_y]])
-        out.append(cv2.warpAffine(image, scale, (320, 320), flags=cv2.INTER_LINEAR))
-    return np.stack(out)
-
-
 def test_committed_model_rejects_portraits_animated_by_zoom_and_pan(tmp_path):
     # outside the generator: no face model, no capture, no sensor; only the portrait moved as a plane.
     # The issue measured the model of a50c085 accepting the astronaut slowly zoomed (0.43, threshold 0.29);
     # the model of 2026-12-04 (4-channel stem) accepted 3 of these 8. Measured: 0.020-0.088, threshold 0.1165.
     # Encoded byte-reproducibly: x264's default rate control varies from run to run, and with it these scores
     # (the astronaut fast zoom read 0.09-0.15 for one model across four runs).
-    motions = {"zoom": (0.0015, 0.0), "fast zoom": (0.004, 0.0), "pan": (0.0, 0.6), "zoom and pan": (0.0015, 0.4)}
-    videos = [write_video(tmp_path / f"{name}-{motion.replace(' ', '-')}.mp4",
-                          _animated_portrait(image, 75, *motions[motion]), 25.0, reproducible=True)
-              for name, (image, _) in source_faces().items() for motion in motions]
+    videos = [write_video(tmp_path / f"{name}-{motion}.mp4", animated_portrait(image, marks, 75, *MOTIONS[motion])[0],
+                          25.0, reproducible=True)
+              for name, (image, marks) in source_faces().items() for motion in MOTIONS]
     assert main(["verify", *map(str, videos), "--json", str(tmp_path / "verify.json")]) == 0
     results = json.loads((tmp_path / "verify.json").read_text())["results"]
     assert [r["decision"] for r in results] == ["spoof"] * len(videos), [(r["video"], r["score"]) for r in results]

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from fasstream.cli import main
+from fasstream.data import faces
 from fasstream.data.faceclips import clip_windows, crop_clip
 from fasstream.data.synthetic import generate_dataset
 from fasstream.data.video import read_video
+from fasstream.eval.portraits import MOTIONS, SIDE, animated_portrait
 from fasstream.eval.scoring import VideoScorer
 from fasstream.model import EulerNet, score
 from fasstream.model.checkpoint import CheckpointError, export_checkpoint, load_checkpoint
@@ -141,3 +143,16 @@ def test_scores_from_the_label_cache_match_the_landmark_files(dataset, tmp_path,
     assert main(["eval", "--model", str(tmp_path / "m.pt"), "--data", str(out / "dataset.csv"),
                  "--cache", str(tmp_path / "nowhere")]) == 2
     assert "nowhere is not a folder" in capsys.readouterr().err
+
+
+def test_animated_portrait_moves_the_photo_and_its_landmarks_together():
+    image, marks = faces.source_faces()["grace_hopper"]
+    frames, tracks = animated_portrait(image, marks, 20, *MOTIONS["zoom-and-pan"])
+    assert frames.shape == (20, SIDE, SIDE, 3) and frames.dtype == np.uint8 and tracks.shape == (20, 68, 2)
+    colours = lambda frame, points: np.stack([faces.sample(frame[..., c].astype(np.float32), points)
+                                             for c in range(3)], 1)
+    first = colours(frames[0], tracks[0])
+    assert max(np.abs(colours(f, t) - first).mean() for f, t in zip(frames, tracks)) < 5  # pixels ride on the marks
+    assert np.abs(colours(frames[-1], tracks[0]) - first).mean() > 15  # and they moved
+    spread = np.ptp(tracks[:, :, 0], axis=1)
+    assert spread[-1] > spread[0] and np.ptp(tracks[:, :, 0].mean(1)) > 4  # zoomed in and panned
