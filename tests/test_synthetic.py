@@ -388,8 +388,8 @@ def test_rigid_head_turns_one_live_frame_in_3d_without_expression(identity):
     shape = lambda t: np.linalg.norm(t[:, [37, 38, 62]] - t[:, [41, 40, 66]], axis=2) / np.linalg.norm(
         t[:, 45] - t[:, 36], axis=1)[:, None]  # lid and lip openings over the eye span
     assert np.ptp(shape(tracks), axis=0).max() < 0.05  # no blink, no speech
-    lids = shape(render_live_spline(identity, np.random.default_rng(0), 60, 20.0)[1])
-    assert np.ptp(lids, axis=0).max() > 0.05  # what a live-spline subject does
+    live = shape(render_live_spline(identity, np.random.default_rng(0), 60, 20.0)[1])
+    assert np.ptp(live, axis=0).max() > 0.05  # what a live-spline subject does
 
 
 def test_attacks_are_made_of_the_dataset_live_sources(identity):
