@@ -20,9 +20,9 @@ import json
 import tempfile
 from pathlib import Path
 
-import cv2
 import matplotlib
 import numpy as np
+from stabilised_sharpness import detail
 
 from fasstream.cli import main as cli_main
 from fasstream.data.faceclips import clip_windows, crop_clip
@@ -49,9 +49,8 @@ def crop_detail(video: Path, landmarks: np.ndarray) -> float:
     """Mean finest detail (variance of the grey Laplacian) of the 96-px landmark crops of every clip's first
     frame of ``video`` as decoded."""
     frames, _ = read_video(video)
-    crops = [crop_clip(frames, window, CROP)[0] for window in clip_windows(landmarks[:len(frames)])]
-    return float(np.mean([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F).var()
-                          for c in crops]))
+    windows = clip_windows(landmarks[:len(frames)])
+    return float(np.mean([detail(crop_clip(frames, window, CROP)[0]) for window in windows]))
 
 
 def render(out: Path) -> tuple[dict[str, list[Path]], dict[str, list[float]]]:

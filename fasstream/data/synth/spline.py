@@ -127,24 +127,42 @@ def draw_pose(rng: np.random.Generator, times: np.ndarray, fps: float, size: int
     return HeadPose(yaw, pitch, roll, shift, zoom, carry, rng.uniform(2.5, 4.0) * size)
 
 
-def pose_points(shaped: np.ndarray, rest: np.ndarray, pose: HeadPose, i: int) -> np.ndarray:
-    """Image position at frame ``i`` of landmarks ``shaped`` (the face at rest was ``rest``): turned in 3-D on
-    ``head_depth(rest)`` about a pivot behind the face, projected in perspective, zoomed and shifted."""
-    geo = faces.face_frame(rest)
-    pivot = np.array([*geo["centre"], -0.6 * geo["width"]])
-    posed = (np.column_stack([shaped, head_depth(rest)]) - pivot) @ rotation(pose.yaw[i], pose.pitch[i],
-                                                                            pose.roll[i]).T + pivot
+@dataclass(frozen=True)
+class RestFace:
+    """A face at rest, prepared once for posing and warping: its landmarks, their depth (``head_depth``), the
+    centre and the pivot behind the face that turns revolve about, and the spline's extra anchors (``anchors``)."""
+
+    points: np.ndarray
+    centre: np.ndarray
+    pivot: np.ndarray
+    depth: np.ndarray
+    ring: np.ndarray
+    border: np.ndarray
+
+    @classmethod
+    def of(cls, points: np.ndarray, size: int) -> RestFace:
+        """The rest face of 68 landmarks ``points`` in a ``size``-pixel frame."""
+        geo = faces.face_frame(points)
+        ring, border = anchors(points, size)
+        return cls(points, geo["centre"], np.array([*geo["centre"], -0.6 * geo["width"]]), head_depth(points),
+                   ring, border)
+
+
+def pose_points(shaped: np.ndarray, rest: RestFace, pose: HeadPose, i: int) -> np.ndarray:
+    """Image position at frame ``i`` of landmarks ``shaped`` (the face ``rest`` with its expression): turned in
+    3-D on the rest depth about the pivot, projected in perspective, zoomed and shifted."""
+    turn = rotation(pose.yaw[i], pose.pitch[i], pose.roll[i])
+    posed = (np.column_stack([shaped, rest.depth]) - rest.pivot) @ turn.T + rest.pivot
     scale = pose.zoom[i] * pose.focal / (pose.focal - posed[:, 2:3])
-    return geo["centre"] + pose.shift[i] + scale * (posed[:, :2] - geo["centre"])
+    return rest.centre + pose.shift[i] + scale * (posed[:, :2] - rest.centre)
 
 
-def warp_face(image: np.ndarray, rest: np.ndarray, dst: np.ndarray, carry: float) -> np.ndarray:
-    """``image``, whose landmarks are ``rest``, warped by a thin-plate spline so that they land on ``dst``; the
-    hair and neck ring follows the face's shift by ``carry``, the border stays."""
-    size = image.shape[0]
-    ring, border = anchors(rest, size)
-    moved = dst.mean(0) - rest.mean(0)
-    map_x, map_y = spline_map(np.vstack([dst, ring + carry * moved, border]), np.vstack([rest, ring, border]), size)
+def warp_face(image: np.ndarray, rest: RestFace, dst: np.ndarray, carry: float) -> np.ndarray:
+    """``image``, whose landmarks are ``rest.points``, warped by a thin-plate spline so that they land on ``dst``;
+    the hair and neck ring follows the face's shift by ``carry``, the border stays."""
+    moved = dst.mean(0) - rest.points.mean(0)
+    map_x, map_y = spline_map(np.vstack([dst, rest.ring + carry * moved, rest.border]),
+                              np.vstack([rest.points, rest.ring, rest.border]), image.shape[0])
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
@@ -155,7 +173,7 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
     geo = faces.face_frame(points)
     up, right = geo["up"], geo["right"]
     times = np.arange(n) / fps
-    pose = draw_pose(rng, times, fps, size)
+    rest, pose = RestFace.of(points, size), draw_pose(rng, times, fps, size)
     blink = bumps(rng, times, rng.uniform(0.15, 0.45), (0.12, 0.3))
     smile = rng.uniform(0.0, 0.05) * geo["width"] * bumps(rng, times, 0.25, (0.8, 2.0))
     brow = rng.uniform(0.0, 0.05) * geo["height"] * bumps(rng, times, 0.3, (0.4, 1.2))
@@ -180,8 +198,8 @@ def render_live_spline(ident: Identity, rng: np.random.Generator, n: int, fps: f
         shaped[BROWS] += brow[i] * up
         shaped[LOWER_LIP] -= speech[i] * up
         shaped[JAW] -= 0.7 * speech[i] * up
-        dst = pose_points(shaped, points, pose, i)
-        frame = warp_face(still * (1 + pulse[i] * tint) if pulse_gain else still, points, dst, pose.carry)
+        dst = pose_points(shaped, rest, pose, i)
+        frame = warp_face(still * (1 + pulse[i] * tint) if pulse_gain else still, rest, dst, pose.carry)
         if light_gain:  # the room's light changes on the face where it is now, not where it was
             head = faces.head_mask(dst.astype(np.float32), size, blur=8)[..., None]
             frame = frame * (1 + light_gain * light[i] * head * np.clip(ramp, -1.5, 1.5)[..., None])

@@ -17,7 +17,7 @@ import numpy as np
 from fasstream.data import faces
 from fasstream.data.synth.live import render_live
 from fasstream.data.synth.scene import Identity, similarity
-from fasstream.data.synth.spline import draw_pose, pose_points, warp_face
+from fasstream.data.synth.spline import RestFace, draw_pose, pose_points, warp_face
 from fasstream.data.synth.viewpoint import camera_path, pose_homography
 
 HOLD_FRAMES = (10, 20)
@@ -103,11 +103,12 @@ def render_rigid_head(ident: Identity, rng: np.random.Generator, n: int, fps: fl
     """One live frame whose head turns, shifts and breathes as a rigid 3-D body (``synth.spline``'s pose
     and warp), with no expression, pulse or light change."""
     scene, tracks, j = live_source(ident, rng, n, fps, live)
-    still, rest = scene[j], tracks[j].astype(np.float64)
-    pose = draw_pose(rng, np.arange(n) / fps, fps, ident.image.shape[0])
+    size = ident.image.shape[0]
+    still, rest = scene[j], RestFace.of(tracks[j].astype(np.float64), size)
+    pose = draw_pose(rng, np.arange(n) / fps, fps, size)
     frames, out = [], np.empty((n, 68, 2), np.float32)
     for i in range(n):
-        dst = pose_points(rest, rest, pose, i)
+        dst = pose_points(rest.points, rest, pose, i)
         frames.append(warp_face(still, rest, dst, pose.carry))
         out[i] = dst
     return frames, out
