@@ -3,9 +3,10 @@
 The eight animated portraits (``fasstream.eval.portraits``: two public-domain portraits, four camera-free
 zooms and pans) are scored by ``fasstream verify`` (MTCNN crops, each checkpoint's own threshold) as shot, through
 a neutral camera (320x320, no noise, tone, light, blur or motion: the capture path alone), through a camera
-drawn as the generator draws one for every video (``synthetic.video_camera``), and through the neutral camera
-with one group of the drawn camera's settings at a time. A model whose decisions change with a setting that
-the generator draws for live and attack videos alike reads that setting, not the attack. Prints accepted
+drawn as the generator draws one for every video (``synthetic.video_camera``, from the ``standard`` and from
+the ``wide`` distribution), and through the neutral camera with one group of the standard camera's settings at
+a time. A model whose decisions change with a setting that the generator draws for live and attack videos
+alike reads that setting, not the attack. Prints accepted
 videos of 8 (median score) per variant and model, and the finest detail of each variant's face crops (variance
 of the grey Laplacian of the 96-px landmark crop of every clip's first frame, as decoded; median per portrait;
 with ``--data``, the same for the live videos of a dataset's test split); writes results.json and accepted.png.
@@ -65,7 +66,8 @@ def render(out: Path) -> tuple[dict[str, list[Path]], dict[str, list[float]]]:
             details.setdefault("as shot", []).append(crop_detail(video, tracks))
             seed = np.random.SeedSequence([4321, k, j])
             drawn = video_camera(seed)
-            cameras = {"neutral camera": NEUTRAL, "drawn camera": drawn}
+            cameras = {"neutral camera": NEUTRAL, "drawn camera": drawn,
+                       "drawn wide camera": video_camera(seed, "wide")}
             cameras |= {f"neutral + {group}": dataclasses.replace(NEUTRAL, **{f: getattr(drawn, f) for f in fields})
                         for group, fields in GROUPS.items()}
             for variant, camera in cameras.items():

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from fasstream.cli import main as cli_main
 from fasstream.data import faces
 from fasstream.data.records import read_layout_csv
-from fasstream.data.synth.camera import HANDHELD_SHARE
+from fasstream.data.synth.camera import CAPTURES, HANDHELD_SHARE
 from fasstream.data.synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, check_live_sources, resolve
 from fasstream.data.synth.live import render_live, render_live_calm
 from fasstream.data.synth.mesh import head_vertices, piecewise_affine, render_live_mesh
@@ -244,6 +244,34 @@ def test_hand_held_cameras_move_the_whole_scene_for_every_species(identity):
     for family, drawn in amounts.items():
         assert abs((drawn > 0).mean() - HANDHELD_SHARE) < 0.1, family
         assert abs(np.median(drawn[drawn > 0]) - np.median(amounts["live"][amounts["live"] > 0])) < 0.15, family
+
+
+def test_wide_capture_reaches_small_clean_and_sharpened_frames(identity, tmp_path):
+    """``wide`` cameras go below standard's smallest frame, are cleaner and softer less often, and a share of
+    them sharpens: a sharpened frame has more fine detail than the same camera's unsharpened one. The dataset
+    records the distribution; an unknown one stops with the choices before anything is written."""
+    seeds = [np.random.SeedSequence([0, i, 3, 0]) for i in range(400)]
+    drawn = {name: [video_camera(seed, name) for seed in seeds] for name in CAPTURES}
+    short = {name: np.array([min(c.width, c.height) for c in cameras]) for name, cameras in drawn.items()}
+    assert short["standard"].min() >= 128 and (short["wide"] < 128).mean() > 0.15
+    assert all(c.sharpen == 0 for c in drawn["standard"])
+    assert 0.25 < np.mean([c.sharpen > 0 for c in drawn["wide"]]) < 0.45
+    for effect in ("blur", "soft"):
+        plain = 1.0 if effect == "soft" else 0.0
+        shares = {name: np.mean([getattr(c, effect) != plain for c in cameras]) for name, cameras in drawn.items()}
+        assert shares["wide"] < 0.7 * shares["standard"], (effect, shares)
+    scene, tracks = FAMILIES["live"].render(identity, np.random.default_rng(2), 2, 25.0)
+    camera = dataclasses.replace(video_camera(seeds[0], "wide"), blur=0.0, soft=1.0, handheld=0.0, sharpen=1.0)
+    laplacian = {amount: cv2.Laplacian(cv2.cvtColor(dataclasses.replace(camera, sharpen=amount).capture(
+        scene, tracks, np.random.default_rng(1), 25.0)[0][0], cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
+        for amount in (0.0, 1.0)}
+    assert laplacian[1.0] > 1.5 * laplacian[0.0]
+    records = generate_dataset(tmp_path / "wide", n_identities=1, seed=3, workers=1, families=["print-flat"],
+                               live_videos=1, capture="wide")
+    assert {read_capture(r.path)["capture"] for r in records} == {"wide"}
+    with pytest.raises(ValueError, match="unknown capture 'studio'.*standard, wide"):
+        generate_dataset(tmp_path / "studio", n_identities=1, seed=3, workers=1, capture="studio")
+    assert not (tmp_path / "studio").exists()
 
 
 def test_live_mesh_is_held_out_of_default_datasets_and_rendered_by_name(synthetic, tmp_path):

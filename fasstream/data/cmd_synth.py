@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "attacks are made of, one drawn per attack video (default: live); e.g. "
                              "`--live-sources live live-spline`, so that no renderer's signature means live. "
                              "live-mesh only with --splits test")
+    parser.add_argument("--capture", default="standard",
+                        help="camera distribution every video is drawn from (synth/camera.py CAPTURES): standard "
+                             "(default, the committed model's data) or wide (frames down to 80 px, cleaner "
+                             "sensors, fewer soft lenses, processor sharpening)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
     parser.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), default=None,
                         help="render only the identities of these splits (default: all); an identity's split "
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = generate_dataset(args.out, n_identities=args.identities, videos_per_family=args.videos_per_family,
                                    seed=args.seed, workers=args.workers, families=args.families,
-                                   splits=args.splits, live_sources=tuple(args.live_sources))
+                                   splits=args.splits, live_sources=tuple(args.live_sources),
+                                   capture=args.capture)
     except ValueError as err:  # an unknown family, or counts below one: the message names the input
         print(f"fasstream synth: {err}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from . import faces
 from .records import VideoRecord, write_layout_csv
-from .synth.camera import Camera
+from .synth.camera import CAPTURES, Camera
 from .synth.families import DEFAULT_FAMILIES, FAMILIES, SPECIES, check_live_sources, resolve
 from .synth.scene import FRAME_SIZE, Identity, make_identity
 from .video import write_video
@@ -48,9 +48,12 @@ def _child(seed, key: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + (key,))
 
 
-def video_camera(seed) -> Camera:
-    """The camera of the video rendered from ``seed`` (its own random stream, apart from the scene's)."""
-    return Camera.sample(np.random.default_rng(_child(seed, 0xCA)))
+def video_camera(seed, capture: str = "standard") -> Camera:
+    """The camera of the video rendered from ``seed``, drawn from ``CAPTURES[capture]`` (its own random stream,
+    apart from the scene's)."""
+    if capture not in CAPTURES:
+        raise ValueError(f"unknown capture {capture!r}; choose one of {', '.join(CAPTURES)}")
+    return Camera.sample(np.random.default_rng(_child(seed, 0xCA)), CAPTURES[capture])
 
 
 def recording_family(family: str, seed, live_sources: tuple[str, ...] = LIVE_SOURCES) -> str | None:
@@ -111,12 +114,13 @@ def read_capture(video_path) -> dict | None:
 
 
 def _make_video(task) -> None:
-    identity, family, seed, live_sources, video_path, landmarks_path = task
-    camera = video_camera(seed)
+    identity, family, seed, live_sources, capture, video_path, landmarks_path = task
+    camera = video_camera(seed, capture)
     frames, tracks, fps = render_video(identity, family, seed, camera, live_sources)
     write_video(video_path, frames, fps, reproducible=True, crf=camera.crf)
     np.save(landmarks_path, tracks)
-    record = {"family": family, "fps": fps, "frames": len(frames), "camera": dataclasses.asdict(camera)}
+    record = {"family": family, "fps": fps, "frames": len(frames), "capture": capture,
+              "camera": dataclasses.asdict(camera)}
     source = recording_family(family, seed, live_sources)
     capture_file(video_path).write_text(json.dumps(record | ({"live_source": source} if source else {})))
 
@@ -128,7 +132,7 @@ def _worker_init() -> None:
 def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1, seed: int = 0,
                      workers: int | None = None, families: tuple[str, ...] | None = None,
                      live_videos: int | None = None, splits: tuple[str, ...] | None = None,
-                     live_sources: tuple[str, ...] = LIVE_SOURCES) -> list[VideoRecord]:
+                     live_sources: tuple[str, ...] = LIVE_SOURCES, capture: str = "standard") -> list[VideoRecord]:
     """Write a synthetic dataset to ``out_dir``: ``dataset.csv`` (generic layout) and ``videos/``.
 
     Identity ``i`` is source face ``i mod 2`` with augmentation seed ``(seed, i)``; whole identities
@@ -140,7 +144,8 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
     1 runs in-process) nor on which other families are chosen. ``splits`` renders only the identities of
     those splits (the split of an identity does not depend on it). ``live_sources`` (``check_live_sources``)
     are rendered as live families too, and each replay, still or rigid attack is made of a recording by one of
-    them (``recording_family``). Returns the records written to the CSV.
+    them (``recording_family``). Every camera is drawn from ``CAPTURES[capture]``. Returns the records written
+    to the CSV.
     """
     if n_identities < 1 or videos_per_family < 1:
         raise ValueError(f"need at least one identity and one video per family, got "
@@ -152,6 +157,7 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
         raise ValueError(f"unknown split(s) {', '.join(map(repr, unknown))}: use train, dev or test")
     live_videos = LIVE_SHARE * videos_per_family if live_videos is None else live_videos
     live_sources = check_live_sources(live_sources, splits)
+    video_camera(0, capture)  # an unknown capture stops here, before anything is written
     chosen = list(DEFAULT_FAMILIES) if families is None else [resolve(f) for f in families]
     for source in reversed(live_sources if live_videos else ()):
         if source not in chosen:
@@ -173,7 +179,8 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
             for k in range(live_videos if species == "live" else videos_per_family):
                 stem = f"{identity.name}_{family}_{k}"
                 video, marks = out_dir / "videos" / f"{stem}.mp4", out_dir / "videos" / f"{stem}.npy"
-                tasks.append((identity, family, np.random.SeedSequence([seed, i, f, k]), live_sources, video, marks))
+                tasks.append((identity, family, np.random.SeedSequence([seed, i, f, k]), live_sources, capture,
+                          video, marks))
                 records.append(VideoRecord(path=video, live=species == "live", species=species,
                                            split=splits_of[i], video_id=f"videos/{stem}",
                                            subject=identity.name, landmarks=marks, family=family))

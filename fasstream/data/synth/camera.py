@@ -8,7 +8,9 @@ soft sensor (the frame sampled coarser and scaled up, as by digital zoom), signa
 Gaussian sensor noise (fresh every frame, sometimes spatially correlated), quantises to uint8 and
 picks the H.264 quality the video is encoded at (CRF 16-36). Every parameter is drawn from the same
 distribution for every species, so no per-frame statistic tells a live video from a ``still`` or
-``rigid`` one, and no camera motion does either.
+``rigid`` one, and no camera motion does either. ``CAPTURES`` names the distributions: ``standard`` (the
+ranges above) and ``wide`` (smaller frames, cleaner sensors, fewer soft lenses, and the sharpening of a phone's
+image processor), which one dataset uses for all of its videos.
 """
 from __future__ import annotations
 
@@ -26,6 +28,29 @@ ASPECTS = (1.0, 4 / 3, 3 / 4, 5 / 4, 4 / 5)
 
 HANDHELD_SHARE = 0.65
 """Share of cameras held in the hand; the others stand still."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The distribution cameras are drawn from: ranges (low, high) and the share of cameras with each effect."""
+
+    short_side: tuple[int, int] = (128, 320)        # px, even
+    gaussian: tuple[float, float] = (1.0, 4.0)      # sigma of Gaussian noise
+    shot: tuple[float, float] = (0.02, 0.1)         # gain of signal-dependent noise
+    blur_share: float = 0.3
+    soft_share: float = 0.25
+    sharpen_share: float = 0.0                      # cameras whose processor sharpens (an unsharp mask)
+    sharpen: tuple[float, float] = (0.3, 1.5)       # its amount
+
+
+CAPTURES = {
+    "standard": Capture(),
+    "wide": Capture(short_side=(80, 320), gaussian=(0.3, 4.0), shot=(0.005, 0.1), blur_share=0.15,
+                    soft_share=0.12, sharpen_share=0.35),
+}
+"""Named camera distributions (``fasstream synth --capture``). ``wide`` reaches faces of 40 px and crops
+sharper and cleaner than ``standard`` draws, as phones and webcams film them; the committed model's data is
+``standard``."""
 
 
 @dataclass(frozen=True)
@@ -47,30 +72,32 @@ class Camera:
     height: int
     crf: int                     # H.264 constant rate factor the video is encoded with
     handheld: float = 0.0        # amount of the camera's own motion (viewpoint.camera_path); 0: on a stand
+    sharpen: float = 0.0         # amount of the processor's unsharp mask, applied last; 0: none
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "Camera":
-        """Draw a camera; the same distribution serves every species."""
+    def sample(cls, rng: np.random.Generator, capture: Capture = CAPTURES["standard"]) -> "Camera":
+        """Draw a camera from ``capture``; the same distribution serves every species."""
         aspect = float(ASPECTS[rng.integers(len(ASPECTS))])
-        short = 2 * int(rng.integers(64, 161))  # 128..320 px
+        short = 2 * int(rng.integers(capture.short_side[0] // 2, capture.short_side[1] // 2 + 1))
         long = 2 * int(round(short * max(aspect, 1 / aspect) / 2))
         width, height = (long, short) if aspect >= 1 else (short, long)
         shot = rng.random() < 0.5
         return cls(
             noise="shot" if shot else "gaussian",
-            level=float(rng.uniform(0.02, 0.1) if shot else rng.uniform(1.0, 4.0)),
+            level=float(rng.uniform(*capture.shot) if shot else rng.uniform(*capture.gaussian)),
             read=float(rng.uniform(0.5, 2.0)),
             correlated=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.3 else 0.0,
             white_balance=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)),
             gamma=float(np.exp(rng.uniform(np.log(0.8), np.log(1.25)))),
             exposure=float(rng.uniform(0.0, 0.06)),
             light=float(rng.uniform(0.0, 0.15)),
-            blur=float(rng.uniform(1.0, 3.0)) if rng.random() < 0.3 else 0.0,
+            blur=float(rng.uniform(1.0, 3.0)) if rng.random() < capture.blur_share else 0.0,
             blur_angle=float(rng.uniform(0, 180)),
-            soft=float(rng.uniform(0.5, 0.85)) if rng.random() < 0.25 else 1.0,
+            soft=float(rng.uniform(0.5, 0.85)) if rng.random() < capture.soft_share else 1.0,
             width=width, height=height,
             crf=int(rng.integers(16, 37)),
             handheld=float(rng.uniform(0.3, 1.2)) if rng.random() < HANDHELD_SHARE else 0.0,
+            sharpen=float(rng.uniform(*capture.sharpen)) if rng.random() < capture.sharpen_share else 0.0,
         )
 
     def _window(self, tracks: np.ndarray, size: int) -> tuple[int, int, int, int]:
@@ -140,6 +167,8 @@ class Camera:
                 image = 255 * (image / 255) ** self.gamma
             if sensor != (self.width, self.height):  # a soft sensor: its noise is scaled up with the image
                 image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_CUBIC)
+            if self.sharpen:  # the processor sharpens what the sensor gave, its noise included
+                image = image + self.sharpen * (image - cv2.GaussianBlur(image, (0, 0), 1.0))
             out[i] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
         scale = np.array([self.width / w, self.height / h], np.float32)
         return out, ((tracks - np.array([x0, y0], np.float32) + 0.5) * scale - 0.5).astype(np.float32)
