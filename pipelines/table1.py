@@ -5,6 +5,7 @@ each best checkpoint (threshold at the dev EER, applied to test) and write the t
     python pipelines/table1.py --set model.size=64 --out runs/table1-64   # about 2x cheaper
     python pipelines/table1.py --seeds 0 1 2 ...                 # each row 3 times: mean +- std
     python pipelines/table1.py --rows baseline c4 c3 --lofo      # + leave-one-family-out ACER (pipelines/lofo.py)
+    python pipelines/table1.py --rows c4 c3 --lofo --jobs 2      # the folds two at a time, a core each
 
 Every --set is passed to each `fasstream train`. Needs the recipes' dataset (`fasstream synth --out
 data/synthetic` for the synthetic one). Runs already trained in --out are evaluated, not retrained;
@@ -66,9 +67,9 @@ def extras(res: dict, species: list[str]) -> dict:
             **{f"test_apcer_{name}": test["apcer"].get(name) for name in species}}
 
 
-def lofo_acer(name: str, out: Path, overrides: list[str], families: list[str] | None) -> float:
+def lofo_acer(name: str, out: Path, overrides: list[str], families: list[str] | None, jobs: int = 1) -> float:
     """Mean test ACER over the leave-one-family-out folds of ``name``'s recipe (trained into out/lofo/name)."""
-    argv = [str(HERE / "train" / f"{name}.yaml"), "--out", str(out / "lofo" / name),
+    argv = [str(HERE / "train" / f"{name}.yaml"), "--out", str(out / "lofo" / name), "--jobs", str(jobs),
             *[x for s in overrides for x in ("--set", s)],
             *(["--families", *families] if families else [])]
     return lofo.main(argv)["acer"]["mean"]
@@ -85,6 +86,7 @@ def main() -> int:
     ap.add_argument("--lofo", action="store_true",
                     help="add the leave-one-family-out mean ACER (one training per attack family and row)")
     ap.add_argument("--families", nargs="+", help="with --lofo: the families to hold out (default: all)")
+    ap.add_argument("--jobs", type=int, default=1, help="with --lofo: folds trained at a time (pipelines/lofo.py)")
     args = ap.parse_args()
     columns = [*(f"{split}_{key}" for split, key in METRICS), "test_still_probe_apcer",
                *(f"test_apcer_{name}" for name in args.species), *(["lofo_acer"] if args.lofo else [])]
@@ -101,7 +103,8 @@ def main() -> int:
         for key in columns[len(METRICS):]:
             table[name][key] = [extras(res, args.species).get(key) for _, res in evaluated]
         if args.lofo:
-            table[name]["lofo_acer"] = [lofo_acer(name, out, overrides, args.families) for out, overrides in runs]
+            table[name]["lofo_acer"] = [lofo_acer(name, out, overrides, args.families, args.jobs)
+                                      for out, overrides in runs]
         tick = lambda on: "yes" if on else "no"  # noqa: E731
         lines.append(f"| {name} | {cfg.label} | {tick(cfg.model.fcam)} | {tick(cfg.model.pyramid)} | "
                      + " | ".join(cell(table[name][key]) for key in columns) + " |")

@@ -330,18 +330,57 @@ def test_verify_probe_still_prints_both_decisions(mini, tmp_path, capsys):
 
 # --- pipelines/lofo.py: one training per family, then the evaluation ---------------------------------
 
-def test_lofo_runner_trains_without_each_family_and_evaluates(mini, tmp_path):
-    csv, _ = mini
+def _lofo_runner():
     spec = importlib.util.spec_from_file_location("lofo", ROOT / "pipelines" / "lofo.py")
     lofo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lofo)
-    out = tmp_path / "lofo"
+    return lofo
+
+
+def _lofo_argv(csv: Path, out: Path, *extra: str) -> list[str]:
     overrides = [f"data.path={csv}", f"model.size={SIZE}", "epochs=1", "batch_size=2", "device=cpu"]
-    summary = lofo.main([str(PIPELINES / "baseline.yaml"), "--families", "print-flat", "replay-lcd",
-                         "--out", str(out), *[x for s in overrides for x in ("--set", s)]])
+    return [str(PIPELINES / "baseline.yaml"), "--families", "print-flat", "replay-lcd", "--out", str(out),
+            *[x for s in overrides for x in ("--set", s)], *extra]
+
+
+def test_lofo_runner_trains_without_each_family_and_evaluates(mini, tmp_path):
+    csv, _ = mini
+    lofo, out = _lofo_runner(), tmp_path / "lofo"
+    summary = lofo.main(_lofo_argv(csv, out))
     for family in ("print-flat", "replay-lcd"):
         ckpt = torch.load(out / family / "best.pt", weights_only=True)
         assert ckpt["config"]["recipe"]["data"]["exclude_families"] == [family]
     results = json.loads((out / "eval" / "results.json").read_text())
     assert [f["family"] for f in results["folds"]] == ["print-flat", "replay-lcd"]
     assert summary == results["summary"] and 0 <= summary["acer"]["mean"] <= 1
+
+
+def test_lofo_runner_jobs_trains_folds_in_processes_of_their_own(mini, tmp_path, capsys):
+    csv, _ = mini
+    lofo, out = _lofo_runner(), tmp_path / "lofo"
+    summary = lofo.main(_lofo_argv(csv, out, "--jobs", "2"))
+    for family in ("print-flat", "replay-lcd"):
+        ckpt = torch.load(out / family / "best.pt", weights_only=True)
+        assert ckpt["config"]["recipe"]["data"]["exclude_families"] == [family]
+        assert f"{family} epoch 1/1" in (out / f"{family}.log").read_text()  # each fold's output in its own log
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert [f["family"] for f in results["folds"]] == ["print-flat", "replay-lcd"]
+    assert summary == results["summary"]
+    trained = {f: (out / f / "last.pt").stat().st_mtime_ns for f in ("print-flat", "replay-lcd")}
+    capsys.readouterr()
+    assert lofo.main(_lofo_argv(csv, out, "--jobs", "2")) == summary  # done folds are not trained again
+    assert "2 of 2 folds already trained" in capsys.readouterr().out
+    assert {f: (out / f / "last.pt").stat().st_mtime_ns for f in trained} == trained
+
+
+def test_lofo_runner_jobs_names_the_failed_fold_and_its_log(mini, tmp_path):
+    csv, records = mini
+    broken = write_layout_csv([VideoRecord(tmp_path / "gone" / r.path.name, r.live, r.species, r.split, r.video_id,
+                                           r.subject, None, r.family) for r in records], tmp_path / "broken.csv")
+    lofo, out = _lofo_runner(), tmp_path / "lofo"
+    with pytest.raises(SystemExit, match=r"training failed for print-flat, replay-lcd; the output of each is in "
+                                         r".*lofo/print-flat\.log, .*lofo/replay-lcd\.log"):
+        lofo.main(_lofo_argv(broken, out, "--jobs", "2"))
+    assert "gone" in (out / "print-flat.log").read_text()  # the training's own error, kept for the user
+    with pytest.raises(SystemExit):
+        lofo.main(_lofo_argv(csv, out, "--jobs", "0"))
