@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fasstream import cores
 from fasstream.stream import protocol
 from fasstream.stream.chunker import remux, split
 
@@ -496,7 +497,7 @@ def main() -> None:
     print(f"model only again, after the pipeline: {after['clips_per_s']:.1f} clips/s (before: "
           f"{ceiling['clips_per_s']:.1f}); the ceiling is the faster")
     before, ceiling = ceiling, max(ceiling, after, key=lambda c: c["clips_per_s"])
-    device, cores = "cuda" if torch.cuda.is_available() else "cpu", len(os.sched_getaffinity(0))
+    device, n_cores = "cuda" if torch.cuda.is_available() else "cpu", cores.available()
     print(f"\npipeline ({args.workers} worker process(es), device {device}, model {args.model or args.width}, "
           f"{args.sessions} sessions "
           f"per run, max_batch {args.max_batch or 'auto'}, max_delay_ms {args.max_delay_ms}, "
@@ -512,7 +513,7 @@ def main() -> None:
               f"{r['p99_ms']:>8.0f}   "
               + " ".join(f"{v:6.0f}" for v in r["stage_ms"].values())
               + (f"  ({r['missing']} results missing)" if r["missing"] else ""))
-    print(f"  CPU ms per session (workers, broker, client) and cores busy, of {cores}:")
+    print(f"  CPU ms per session (workers, broker, client) and cores busy, of {n_cores}:")
     for r in rows:
         load = f"{r['concurrency']} in flight" if "concurrency" in r else f"{r['rate']:.2f}/s offered"
         print(f"  {load:>16} " + " ".join(f"{v:6.0f}" for v in r["cpu_ms_per_session"].values())
@@ -520,8 +521,8 @@ def main() -> None:
     print(f"\nsaturation {best:.2f} sessions/s = {100 * best / ceiling['sessions_per_s']:.0f}% of the model-only "
           f"ceiling ({ceiling['sessions_per_s']:.2f} sessions/s; {100 * best / decode['1 sequential']:.0f}% of the "
           f"1-thread decode-only one)")
-    work = work_ceiling(decode["1 sequential"], faces, ceiling, cores)
-    print(f"work ceiling: {cores} cores / ({' + '.join(f'{v:.0f}' for v in work['stage_ms'].values())} ms of "
+    work = work_ceiling(decode["1 sequential"], faces, ceiling, n_cores)
+    print(f"work ceiling: {n_cores} cores / ({' + '.join(f'{v:.0f}' for v in work['stage_ms'].values())} ms of "
           f"{', '.join(work['stage_ms'])} a session, each stage alone on one thread) = {work['sessions_per_s']:.2f} "
           f"sessions/s; saturation is {100 * best / work['sessions_per_s']:.0f}% of it")
     if args.load:

@@ -34,6 +34,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fasstream import cores
 from fasstream.stream.broker import LocalBroker  # noqa: E402
 from fasstream.stream.chaos import Fault, make_sessions, make_videos, run_chaos  # noqa: E402
 
@@ -79,13 +80,13 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="fasstream-chaos-"))
     videos = make_videos(work / "videos", args.identities, args.size, args.frames)
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = cores.threads_each(args.workers)
     flags = {"face_detector": args.face_detector, "batch.threads": threads, "crop_threads": 1,
              "limits.open_sessions": args.open_sessions, "limits.session_timeout_s": args.session_timeout}
     plan = ([("baseline", [])] if not args.no_baseline else []) + [
         (f"{','.join(f'{f.kind}@{f.at:g}' + (f':{f.seconds:g}' if f.seconds else '') for f in faults)} #{i + 1}",
          faults) for i in range(args.repeat) for faults in args.run]
-    print(f"{platform.node()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+    print(f"{platform.node()} {cores.available()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; model {args.model.name}, faces "
           f"{args.face_detector}, "
           f"{len(videos)} videos of {args.frames} frames at {args.size} px, {args.workers} workers", flush=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from fasstream import cores
 from fasstream.cli import main as fasstream
 from fasstream.data.lofo import attack_families
 from fasstream.train.config import TrainConfig, load_config
@@ -77,7 +78,7 @@ def train_folds(recipe: Path, overrides: list[str], families: list[str], out: Pa
             print(f"[lofo {i}/{len(todo)}] training without family {family}", flush=True)
             run(*commands[family])
         return
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = cores.threads_each(jobs)
     with ThreadPoolExecutor(jobs) as pool:
         codes = dict(zip(todo, pool.map(lambda f: run_apart(commands[f], out / f"{f}.log", threads), todo)))
     failed = [f for f, code in codes.items() if code]

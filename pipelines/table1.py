@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 import lofo  # pipelines/lofo.py, beside this script
+
 from fasstream.train.config import load_config
 
 ROWS = ["c1", "c2", "c3", "c4", "c5", "baseline"]
@@ -105,7 +106,7 @@ def main() -> int:
         if args.lofo:
             table[name]["lofo_acer"] = [lofo_acer(name, out, overrides, args.families, args.jobs)
                                       for out, overrides in runs]
-        tick = lambda on: "yes" if on else "no"  # noqa: E731
+        tick = lambda on: "yes" if on else "no"
         lines.append(f"| {name} | {cfg.label} | {tick(cfg.model.fcam)} | {tick(cfg.model.pyramid)} | "
                      + " | ".join(cell(table[name][key]) for key in columns) + " |")
     text = "\n".join(lines) + "\n"

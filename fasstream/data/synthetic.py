@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .. import cores
 from . import faces
 from .records import VideoRecord, write_layout_csv
 from .synth.camera import CAPTURES, Camera
@@ -184,7 +184,7 @@ def generate_dataset(out_dir, n_identities: int = 12, videos_per_family: int = 1
                 records.append(VideoRecord(path=video, live=species == "live", species=species,
                                            split=splits_of[i], video_id=f"videos/{stem}",
                                            subject=identity.name, landmarks=marks, family=family))
-    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    workers = min(workers or cores.available(), len(tasks))
     progress = tqdm(total=len(tasks), desc="synth", unit="video")
     if workers == 1:
         for task in tasks:

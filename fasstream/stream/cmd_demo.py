@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from fasstream import cores
 from fasstream.model.checkpoint import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         model = _model(args.model, workdir)
         ensure_topics(bootstrap, [protocol.INPUT_TOPIC, protocol.OUTPUT_TOPIC, protocol.DEAD_LETTER_TOPIC])
         run_id = uuid.uuid4().hex[:8]
-        threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the cores
+        threads = cores.threads_each(args.workers)
         flags = {"kafka.group_id": f"demo-{run_id}", "batch.threads": threads}
         workers += [WorkerProcess(bootstrap, model, flags, f"demo-worker-{i}", workdir, "WARNING")
                     for i in range(args.workers)]
