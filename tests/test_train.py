@@ -22,7 +22,7 @@ from fasstream.train.dataset import ClipDataset, build_datasets, colour_jitter
 from fasstream.train.loop import lr_at, train
 from fasstream.train.ranger import Ranger
 from fasstream.train.sampling import BalancedSampler
-from fasstream.train.capture import degrade_clip, h264_roundtrip
+from fasstream.train.capture import degrade_clip, detail_clip, gaussian_blur, h264_roundtrip
 from fasstream.train.temporal import freeze_clip, rigid_clip
 from fasstream.train.instances import most_live_instances
 from fasstream.train.framing import margin_box, margin_size, moved_box, random_box, reframe
@@ -404,12 +404,38 @@ def test_capture_degradation_keeps_shape_range_and_labels(video_set):
     again = degrade_clip(clip)
     torch.manual_seed(5)
     assert torch.equal(again, degrade_clip(clip))  # seeded: a run can be repeated
-    records = video_set[1]
+    changed, clips = share_changed_labels_kept(video_set[1], capture=1.0)
+    assert changed >= clips // 2
+
+
+def share_changed_labels_kept(records, **augmentation) -> tuple[int, int]:
+    """(clips changed, clips) of ``records`` under ``augmentation``; asserts that every class keeps its labels."""
     plain = ClipDataset(records, size=SIZE)
-    aug = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, capture=1.0)
+    aug = ClipDataset(records, size=SIZE, augment=True, flip=False, jitter=0.0, **augmentation)
+    changed = 0
     for i in range(len(aug)):
-        _, maps, live, _ = aug[i]
-        assert live == plain.live[i] and torch.equal(maps, plain[i][1])  # every class alike, labels untouched
+        clip, maps, live, _ = aug[i]
+        assert live == plain.live[i] and torch.equal(maps, plain[i][1])
+        changed += not torch.equal(clip, plain[i][0])
+    return changed, len(aug)
+
+
+def test_detail_change_sharpens_or_softens_every_frame_alike(video_set):
+    laplacian_var = lambda c: (4 * c[..., 1:-1, 1:-1] - c[..., :-2, 1:-1] - c[..., 2:, 1:-1]
+                               - c[..., 1:-1, :-2] - c[..., 1:-1, 2:]).var().item()
+    torch.manual_seed(0)
+    clip = gaussian_blur(torch.rand(1, 3, 48, 48), 1.0).mul_(0.8).add_(0.1).repeat(4, 1, 1, 1)  # a held frame
+    torch.manual_seed(1)
+    outs = [detail_clip(clip) for _ in range(40)]
+    changes = [laplacian_var(o) / laplacian_var(clip) for o in outs]
+    assert sum(c > 1.5 for c in changes) >= 10 and sum(c < 0.7 for c in changes) >= 10  # both ways, often
+    assert all(abs(c - 1) > 0.1 for c in changes)  # never a no-op
+    assert all(o.shape == clip.shape and 0 <= o.min() and o.max() <= 1 for o in outs)
+    assert all(torch.equal(o[1:], o[:1].expand(3, -1, -1, -1)) for o in outs)  # a held frame stays held: no time cue
+    blurred = gaussian_blur(clip, 0.8)
+    assert torch.allclose(blurred.mean(), clip.mean(), atol=2e-3)  # a blur moves no brightness
+    changed, clips = share_changed_labels_kept(video_set[1], detail=1.0)
+    assert changed == clips  # live and attack clips alike
 
 
 def test_balanced_sampler_draws_both_classes_equally():

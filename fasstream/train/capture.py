@@ -1,4 +1,4 @@
-"""Capture degradations for training clips of every class alike: a lower resolution, a gamma, H.264.
+"""Capture changes for training clips of every class alike: a lower resolution, a gamma, H.264; sharper or softer.
 
 The generator's cameras draw from one range (128-320 px, CRF 16-36); a model trained there alone
 may learn that the range's per-frame texture means live, and lose live faces that are smaller or
@@ -6,7 +6,9 @@ more compressed than that (benchmarks/capture_shift.py). ``degrade_clip`` gives 
 label, a random capture: the face's resolution cut (area down-sampling, bilinear back up), a gamma,
 and the clip's frames encoded as one short H.264 stream at a random CRF and decoded again (I- and
 P-frames, so static blocks are copied between frames as a real encoder copies them). The same degradation applies
-to live clips, attacks and temporal hard negatives, so it carries no label.
+to live clips, attacks and temporal hard negatives, so it carries no label. ``detail_clip`` sharpens a
+clip as a phone's processor does (an unsharp mask) or softens it as a soft lens does (a Gaussian blur), alike in
+every frame and for every class, so that a crop's fine detail alone does not mean live.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["degrade_clip", "h264_roundtrip"]
+__all__ = ["degrade_clip", "detail_clip", "h264_roundtrip"]
 
 
 def h264_roundtrip(frames: np.ndarray, crf: int) -> np.ndarray:
@@ -66,3 +68,27 @@ def degrade_clip(clip: torch.Tensor, min_scale: float = 0.5, gamma: float = 1.6,
         frames = (clip.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
         clip = torch.from_numpy(h264_roundtrip(frames, min(level, crf[1]))).permute(0, 3, 1, 2).float().div_(255)
     return clip
+
+
+def gaussian_blur(clip: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``(T, C, H, W)`` blurred by a Gaussian of ``sigma`` pixels (separable, reflected borders)."""
+    radius = max(1, math.ceil(3 * sigma))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=clip.dtype) / sigma) ** 2)
+    taps = (taps / taps.sum()).repeat(clip.shape[1], 1, 1, 1)  # (C, 1, 1, K): one filter per channel
+    out = F.conv2d(F.pad(clip, (radius, radius, 0, 0), mode="reflect"), taps, groups=clip.shape[1])
+    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), taps.transpose(2, 3), groups=clip.shape[1])
+
+
+def detail_clip(clip: torch.Tensor, sharpen: tuple[float, float] = (0.3, 1.5),
+                soften: tuple[float, float] = (0.4, 1.2)) -> torch.Tensor:
+    """``(T, 3, H, W)`` float in [0, 1] -> the same clip sharper or softer, every frame alike.
+
+    With probability 1/2 an unsharp mask of radius 1 px and amount drawn uniformly in ``sharpen`` (the
+    generator's phone processors draw from the same range), else a Gaussian blur of sigma drawn uniformly
+    in ``soften`` pixels of the crop.
+    """
+    draw = torch.rand(2)
+    if draw[0] < 0.5:
+        amount = sharpen[0] + float(draw[1]) * (sharpen[1] - sharpen[0])
+        return (clip + amount * (clip - gaussian_blur(clip, 1.0))).clamp_(0, 1)
+    return gaussian_blur(clip, soften[0] + float(draw[1]) * (soften[1] - soften[0]))

@@ -59,6 +59,7 @@ class DataConfig:
     still: float = 0.0           # share of live train clips turned into held-frame hard negatives
     rigid: float = 0.0           # share of live train clips turned into planar-motion hard negatives
     capture: float = 0.0         # share of train clips (every class) given a random capture (train/capture.py)
+    detail: float = 0.0          # share of train clips (every class) sharpened or softened (capture.detail_clip)
     box_shift: float = 0.0       # random face box: centre moved by up to this share of its side (train/framing.py)
     box_zoom: float = 0.0        # random face box: side scaled by up to 1 +- this
     box_draws: int = 1           # crops stored per train clip: the landmark box and boxes moved <= 1/2 crop pixel
@@ -143,6 +144,7 @@ class TrainConfig:
         need(self.data.live_bag >= 1, "data.live_bag", self.data.live_bag,
              "give 1 (every live clip trained on as drawn) or more (the most live of that many clips of its video)")
         need(0 <= self.data.capture <= 1, "data.capture", self.data.capture, "use a probability in [0, 1]")
+        need(0 <= self.data.detail <= 1, "data.detail", self.data.detail, "use a probability in [0, 1]")
         need(0 <= self.data.still and 0 <= self.data.rigid and self.data.still + self.data.rigid <= 1,
              "data.still + data.rigid", (self.data.still, self.data.rigid),
              "use shares of the live clips in [0, 1] that add up to at most 1")

@@ -26,7 +26,7 @@ from fasstream.faces.geometry import check_resample
 from fasstream.faces.stabilise import stabilise_clip, stabilised_landmarks
 from fasstream.labels.cache import cached_landmarks
 from fasstream.labels.maps import LABELS
-from fasstream.train.capture import degrade_clip
+from fasstream.train.capture import degrade_clip, detail_clip
 from fasstream.train.config import TrainConfig
 from fasstream.train.framing import margin_box, margin_size, moved_box, random_box, reframe
 from fasstream.train.temporal import freeze_clip, rigid_clip
@@ -62,7 +62,8 @@ class ClipDataset(Dataset):
     clip and maps together, when ``flip``) and ``colour_jitter``,
     and turns a live clip into a temporal hard negative (``fasstream.train.temporal``) with
     probability ``still`` (held frame) or ``rigid`` (frame moved as a plane): label all zeros, not live;
-    then any clip, with probability ``capture``, goes through a random capture (``degrade_clip``).
+    then any clip, with probability ``detail``, is sharpened or softened (``detail_clip``) and, with probability
+    ``capture``, goes through a random capture (``degrade_clip``).
     ``stabilise`` warps every clip's frames onto its first (``fasstream.faces.stabilise``; a rigid hard
     negative after it is made), with the label maps drawn where the face then is. ``box_draws`` > 1
     stores that many crops of every training clip, cropped (and stabilised) from the video on their own:
@@ -79,8 +80,8 @@ class ClipDataset(Dataset):
     def __init__(self, records: list[VideoRecord], label: str = "position", size: int = 256,
                  crop_scale: float = 1.3, clips_per_video: int = 0, augment: bool = False,
                  flip: bool = True, jitter: float = 0.1, cache: str | Path = "", still: float = 0.0,
-                 rigid: float = 0.0, capture: float = 0.0, box_shift: float = 0.0, box_zoom: float = 0.0,
-                 stabilise: bool = False, box_draws: int = 1, resample: str = "linear",
+                 rigid: float = 0.0, capture: float = 0.0, detail: float = 0.0, box_shift: float = 0.0,
+                 box_zoom: float = 0.0, stabilise: bool = False, box_draws: int = 1, resample: str = "linear",
                  intervals: tuple[int, ...] = (CLIP_INTERVAL,)):
         if label not in LABELS:
             raise ValueError(f"label {label!r} is not one of {sorted(LABELS)}")
@@ -88,7 +89,7 @@ class ClipDataset(Dataset):
             raise ValueError(f"size={size} must be a positive multiple of 8 (maps are size/8)")
         self.label, self.size, self.crop_scale = label, size, crop_scale
         self.clips_per_video, self.augment, self.flip, self.jitter = clips_per_video, augment, flip, jitter
-        self.still, self.rigid, self.capture = still, rigid, capture
+        self.still, self.rigid, self.capture, self.detail = still, rigid, capture, detail
         self.box_shift, self.box_zoom, self.stabilise = box_shift, box_zoom, stabilise
         self.resample = check_resample(resample)
         if stabilise and self.augment and (box_shift or box_zoom):
@@ -219,6 +220,8 @@ class ClipDataset(Dataset):
                     if draw >= self.still and self.stabilise:  # as every clip the model sees
                         clip = _stabilised(clip, self.resample)
                     maps, live = torch.zeros_like(maps), False
+            if self.detail and torch.rand(()) < self.detail:
+                clip = detail_clip(clip)
             if self.capture and torch.rand(()) < self.capture:
                 clip = degrade_clip(clip)
         return clip, maps, live, i
@@ -261,6 +264,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[ClipDataset, ClipDataset]:
         log.info("attacks of the families %s are left out of train and dev", ", ".join(cfg.data.exclude_families))
     train = ClipDataset(split_records(cfg, "train"), clips_per_video=cfg.data.clips_per_video, augment=True,
                         flip=cfg.data.flip, jitter=cfg.data.jitter, still=cfg.data.still, rigid=cfg.data.rigid,
-                        capture=cfg.data.capture, box_shift=cfg.data.box_shift, box_zoom=cfg.data.box_zoom,
-                        box_draws=cfg.data.box_draws, intervals=tuple(cfg.data.intervals), **common)
+                        capture=cfg.data.capture, detail=cfg.data.detail, box_shift=cfg.data.box_shift,
+                        box_zoom=cfg.data.box_zoom, box_draws=cfg.data.box_draws,
+                        intervals=tuple(cfg.data.intervals), **common)
     return train, ClipDataset(split_records(cfg, "dev"), **common)
