@@ -16,6 +16,7 @@ import math
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -71,12 +72,11 @@ def degrade_clip(clip: torch.Tensor, min_scale: float = 0.5, gamma: float = 1.6,
 
 
 def gaussian_blur(clip: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``(T, C, H, W)`` blurred by a Gaussian of ``sigma`` pixels (separable, reflected borders)."""
-    radius = max(1, math.ceil(3 * sigma))
-    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=clip.dtype) / sigma) ** 2)
-    taps = (taps / taps.sum()).repeat(clip.shape[1], 1, 1, 1)  # (C, 1, 1, K): one filter per channel
-    out = F.conv2d(F.pad(clip, (radius, radius, 0, 0), mode="reflect"), taps, groups=clip.shape[1])
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), taps.transpose(2, 3), groups=clip.shape[1])
+    """``(T, C, H, W)`` float blurred frame by frame by a Gaussian of ``sigma`` pixels (``cv2.GaussianBlur``, as the
+    generator's cameras blur and sharpen)."""
+    frames = clip.permute(0, 2, 3, 1).contiguous().numpy()
+    out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma).reshape(f.shape) for f in frames])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 def detail_clip(clip: torch.Tensor, sharpen: tuple[float, float] = (0.3, 1.5),
