@@ -34,6 +34,7 @@ from fasstream.data.video import read_video
 from fasstream.eval.metrics import apcer_bpcer
 from fasstream.eval.scoring import VideoScorer
 from fasstream.model.checkpoint import load_checkpoint
+from fasstream.train.framing import moved_box
 
 
 def moved(windows: list[ClipWindow], rng: np.random.Generator, shift: float, zoom: float = 0.0,
@@ -48,9 +49,8 @@ def moved(windows: list[ClipWindow], rng: np.random.Generator, shift: float, zoo
     out = []
     for w in windows:
         dx, dy, factor = shared or draw()
-        x0, y0, side = w.box
-        grow = side * (factor - 1) / 2
-        out.append(ClipWindow(w.frames, (x0 + dx - grow, y0 + dy - grow, side * factor), w.landmarks))
+        side = w.box[2]
+        out.append(ClipWindow(w.frames, moved_box(w.box, (dx / side, dy / side, factor)), w.landmarks))
     return out
 
 
